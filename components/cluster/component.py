@@ -1,0 +1,206 @@
+"""KubeadmCluster: hosts prepared over SSH, `kubeadm init` once, joins, kubeconfig, provider."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+from pulumi_command import remote
+
+from components.cluster import host_scripts as scripts
+from components.cluster.apiserver_config import config_files
+from components.cluster.kubeadm_config import render_init, render_join
+from components.cluster.model import ClusterSpec, NodeSpec
+
+# stdout of these commands carries a secret: never log it, never show it in diffs.
+_SECRET_STDOUT = ["stdout", "stderr"]
+
+
+def _connection(node: NodeSpec) -> remote.ConnectionArgs:
+    return remote.ConnectionArgs(
+        host=node.address,
+        port=node.ssh.port,
+        user=node.ssh.user,
+        private_key=pulumi.Output.secret(node.ssh.private_key),
+        host_key=node.ssh.host_key,
+        # Fail in about a minute on an unreachable host rather than the default 2.5.
+        dial_error_limit=4,
+        per_dial_timeout=15,
+    )
+
+
+def ca_from_kubeconfig(kubeconfig: str) -> str:
+    """The cluster CA certificate (PEM) out of an admin kubeconfig."""
+    doc = yaml.safe_load(kubeconfig) or {}
+    data = doc["clusters"][0]["cluster"]["certificate-authority-data"]
+    return base64.b64decode(data).decode()
+
+
+class KubeadmCluster(pulumi.ComponentResource):
+    """A kubeadm cluster on machines reached over SSH.
+
+    Resources per node (names prefixed with the component's), so adding a node
+    touches only that node:
+      <node>-prepare       host preparation (opt out with NodeSpec.prepare=False)
+      <node>-join-token    fresh token (+ certificate key) made on the first control plane
+      <node>-join          `kubeadm join`; deleting it runs `kubeadm reset` on the node
+      <node>-membership    on the first control plane; deleting it drains and deletes the Node
+    and once: <first>-init, cluster-config, kubeconfig, and the Kubernetes provider.
+    """
+
+    kubeconfig: pulumi.Output[str]
+    provider: k8s.Provider
+
+    def __init__(self, name: str, spec: ClusterSpec, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("homelab:cluster:KubeadmCluster", name, None, opts)
+        self.spec = spec
+        first = spec.first_control_plane
+        init_config = render_init(spec)
+        extra_files = config_files(spec)
+
+        prepared: dict[str, list[pulumi.Resource]] = {}
+        for node in spec.nodes:
+            deps: list[pulumi.Resource] = []
+            if node.prepare:
+                deps.append(
+                    self._command(f"{name}-{node.name}-prepare", node, scripts.prepare_script(spec.kubernetes_version))
+                )
+            prepared[node.name] = deps
+
+        init = self._command(
+            f"{name}-{first.name}-init",
+            first,
+            scripts.init_script(spec, init_config, extra_files),
+            delete=scripts.reset_script(first),
+            depends_on=prepared[first.name],
+            # Init runs once. Later changes to the cluster configuration flow through
+            # cluster-config, so a new control plane's SAN does not touch this resource.
+            ignore_changes=["stdin"],
+        )
+        cluster_config = self._command(
+            f"{name}-cluster-config",
+            first,
+            scripts.cluster_config_script(spec, init_config, extra_files),
+            depends_on=[init],
+        )
+        kubeconfig_cmd = self._command(
+            f"{name}-kubeconfig", first, scripts.kubeconfig_script(), depends_on=[init], secret_stdout=True
+        )
+        self.kubeconfig = pulumi.Output.secret(kubeconfig_cmd.stdout)
+
+        joins: dict[str, remote.Command] = {}
+        previous_cp: remote.Command | None = None
+        for node in spec.nodes:
+            if node is first:
+                continue
+            token = self._command(
+                f"{name}-{node.name}-join-token",
+                first,
+                scripts.join_info_script(node),
+                depends_on=[cluster_config],
+                secret_stdout=True,
+            )
+            join_stdin = token.stdout.apply(lambda out, n=node: self._join_script(n, out, extra_files))
+            # kubeadm joins control planes one at a time (etcd member add).
+            after = [token, *prepared[node.name]]
+            if node.is_control_plane and previous_cp is not None:
+                after.append(previous_cp)
+            join = self._command(
+                f"{name}-{node.name}-join",
+                node,
+                pulumi.Output.secret(join_stdin),
+                delete=scripts.reset_script(node),
+                depends_on=after,
+                secret_stdout=False,
+            )
+            joins[node.name] = join
+            if node.is_control_plane:
+                previous_cp = join
+            self._command(
+                f"{name}-{node.name}-membership",
+                first,
+                "true\n",
+                delete=scripts.drain_script(node),
+                depends_on=[join],
+            )
+
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            # A stable identity: a rewritten kubeconfig must not replace every resource.
+            cluster_identifier=spec.name,
+            enable_config_map_mutable=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_config, *joins.values()]),
+        )
+        self.api_endpoint = pulumi.Output.from_input(f"https://{spec.endpoint_address}")
+        self.ca_certificate = pulumi.Output.unsecret(self.kubeconfig.apply(_ca_or_empty))
+        self.nodes = [{"name": n.name, "address": n.address, "role": n.role} for n in spec.nodes]
+        self.register_outputs(
+            {
+                "kubeconfig": self.kubeconfig,
+                "apiEndpoint": self.api_endpoint,
+                "caCertificate": self.ca_certificate,
+                "nodes": self.nodes,
+            }
+        )
+
+    def _join_script(self, node: NodeSpec, join_info: str, extra_files: Mapping[str, str]) -> str:
+        info = json.loads(join_info)
+        config = render_join(
+            self.spec,
+            node,
+            token=info["token"],
+            ca_cert_hash=info["caCertHash"],
+            certificate_key=info.get("certificateKey") or None,
+        )
+        files = dict(extra_files) if node.is_control_plane else {}
+        return scripts.join_script(self.spec, node, config, files)
+
+    def _command(
+        self,
+        resource_name: str,
+        node: NodeSpec,
+        script: pulumi.Input[str],
+        *,
+        delete: str | None = None,
+        depends_on: list[pulumi.Resource] | None = None,
+        secret_stdout: bool = False,
+        ignore_changes: list[str] | None = None,
+    ) -> remote.Command:
+        args: dict[str, Any] = {
+            "connection": _connection(node),
+            "create": scripts.SUDO_BASH,
+            "stdin": script,
+            # Replace when the command moves to another machine.
+            "triggers": [node.address],
+        }
+        if delete is not None:
+            # The provider feeds `stdin` (the create script) to delete too, so the
+            # delete script travels on the command line instead; it holds no secret.
+            args["delete"] = scripts.sudo_bash_c(delete)
+        if secret_stdout:
+            args["logging"] = remote.Logging.NONE
+        return remote.Command(
+            resource_name,
+            **args,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=depends_on or [],
+                additional_secret_outputs=_SECRET_STDOUT if secret_stdout else None,
+                ignore_changes=ignore_changes,
+            ),
+        )
+
+
+def _ca_or_empty(kubeconfig: str | None) -> str:
+    if not kubeconfig:
+        return ""
+    try:
+        return ca_from_kubeconfig(kubeconfig)
+    except (KeyError, IndexError, TypeError, ValueError, yaml.YAMLError):
+        return ""

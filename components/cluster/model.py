@@ -1,0 +1,119 @@
+"""Typed arguments of KubeadmCluster: plain values, plus the SSH key as a pulumi Input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+
+from components.versions import KUBE_VIP_VERSION
+
+Role = Literal["control-plane", "worker"]
+
+
+@dataclass(frozen=True)
+class SshAccess:
+    user: str
+    private_key: pulumi.Input[str]  # always a secret Output when built by lab.settings
+    port: int = 22
+    host_key: str | None = None  # pin the host's public key when known
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    address: str
+    role: Role
+    ssh: SshAccess
+    prepare: bool = True  # False: the host was prepared by other means
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_control_plane(self) -> bool:
+        return self.role == "control-plane"
+
+
+@dataclass(frozen=True)
+class JwtIssuer:
+    """One `jwt` entry of an AuthenticationConfiguration (structured authn)."""
+
+    url: str
+    audiences: tuple[str, ...]
+    username_claim: str = "sub"
+    username_prefix: str = ""
+    groups_claim: str | None = None
+    groups_prefix: str = ""
+    certificate_authority: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookAuthorizer:
+    name: str
+    kubeconfig_path: str  # on the control planes; must live under ApiServerConfig.config_dir
+    timeout: str = "3s"
+    failure_policy: Literal["Deny", "NoOpinion"] = "Deny"
+    match_conditions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApiServerConfig:
+    jwt: tuple[JwtIssuer, ...] = ()
+    # Authorizers in order: "Node", "RBAC", or a webhook.
+    authorizers: tuple[str | WebhookAuthorizer, ...] = ()
+    extra_args: dict[str, str] = field(default_factory=dict)
+    config_dir: str = "/etc/kubernetes/homelab"
+
+    @property
+    def structured_authn(self) -> bool:
+        return bool(self.jwt)
+
+    @property
+    def structured_authz(self) -> bool:
+        return bool(self.authorizers)
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    name: str
+    kubernetes_version: str  # X.Y.Z
+    nodes: tuple[NodeSpec, ...]
+    pod_cidr: str
+    service_cidr: str
+    endpoint: str  # the VIP, or the first control plane's address when there is none
+    vip: bool
+    api_port: int = 6443
+    dns_domain: str = "cluster.local"
+    extra_sans: tuple[str, ...] = ()
+    kube_proxy: bool = False  # False: the CNI (Cilium) replaces kube-proxy
+    vip_interface: str = ""  # empty: kube-vip uses the interface of the default route
+    api_server: ApiServerConfig = field(default_factory=ApiServerConfig)
+    kube_vip_image: str = f"ghcr.io/kube-vip/kube-vip:{KUBE_VIP_VERSION}"
+
+    @property
+    def control_planes(self) -> tuple[NodeSpec, ...]:
+        return tuple(n for n in self.nodes if n.is_control_plane)
+
+    @property
+    def workers(self) -> tuple[NodeSpec, ...]:
+        return tuple(n for n in self.nodes if not n.is_control_plane)
+
+    @property
+    def first_control_plane(self) -> NodeSpec:
+        return self.control_planes[0]
+
+    @property
+    def endpoint_address(self) -> str:
+        return f"{self.endpoint}:{self.api_port}"
+
+    @property
+    def minor(self) -> int:
+        return int(self.kubernetes_version.split(".")[1])
+
+    def cert_sans(self) -> list[str]:
+        """Every name and IP a client may use for the API server, without duplicates."""
+        sans: list[str] = [self.endpoint]
+        for cp in self.control_planes:
+            sans += [cp.address, cp.name]
+        sans += list(self.extra_sans)
+        return list(dict.fromkeys(sans))

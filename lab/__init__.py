@@ -1,0 +1,1 @@
+"""Stack config → typed, validated settings. The only place that knows our config files."""
