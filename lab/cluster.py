@@ -56,17 +56,28 @@ def parse_lan(raw: Any, problems: Problems) -> Lan:
     return Lan(cidr, gateway, dhcp)
 
 
-def _read_key_file(path: str, key: str, problems: Problems) -> str | None:
-    p = Path(os.path.expanduser(path))
+def _read_key_file(path: str, key: str, problems: Problems, *, preview: bool) -> str | None:
+    p = Path(os.path.expandvars(os.path.expanduser(path)))
     try:
         return p.read_text()
     except OSError as exc:
-        problems.error(key, f"cannot read the SSH private key file {path!r} ({exc.strerror})")
+        message = f"cannot read the SSH private key file {path!r} ({exc.strerror})"
+        if preview:
+            # A preview never connects (e.g. a pull-request runner without the key).
+            problems.warn(key, message + "; preview goes on, `pulumi up` will stop here")
+            return ""
+        problems.error(key, message)
         return None
 
 
 def parse_ssh(
-    raw: Any, key: str, problems: Problems, *, secret: bool, default: SshAccess | None = None
+    raw: Any,
+    key: str,
+    problems: Problems,
+    *,
+    secret: bool,
+    default: SshAccess | None = None,
+    preview: bool = False,
 ) -> SshAccess | None:
     """SSH access: `user` plus `privateKey` (a secret) or `privateKeyPath`; `port`, `hostKey`."""
     s = Section(raw, key, problems)
@@ -87,8 +98,8 @@ def parse_ssh(
         text = s.str("privateKey")
         private_key = pulumi.Output.secret(text) if text else None
     elif (path := s.str("privateKeyPath")) is not None:
-        text = _read_key_file(path, s.sub("privateKeyPath"), problems)
-        private_key = pulumi.Output.secret(text) if text else None
+        text = _read_key_file(path, s.sub("privateKeyPath"), problems, preview=preview)
+        private_key = pulumi.Output.secret(text) if text is not None else None
     if not user:
         problems.error(s.sub("user"), "an SSH user is required")
     if private_key is None and "privateKeyPath" not in s.raw and "privateKey" not in s.raw:
@@ -218,7 +229,14 @@ class ClusterSettings:
 
 
 def parse_cluster(
-    lan_raw: Any, cluster_raw: Any, ssh_raw: Any, nodes_raw: Any, secret_keys: set[str], problems: Problems
+    lan_raw: Any,
+    cluster_raw: Any,
+    ssh_raw: Any,
+    nodes_raw: Any,
+    secret_keys: set[str],
+    problems: Problems,
+    *,
+    preview: bool = False,
 ) -> ClusterSettings:
     lan = parse_lan(lan_raw, problems)
     c = Section(cluster_raw, "homelab:cluster", problems)
@@ -256,7 +274,11 @@ def parse_cluster(
             problems.error(f"{c.sub('extraSans')}[{i}]", f"{san!r} is neither a DNS name nor an IP address")
     api_server = parse_api_server(c.mapping("apiServer"), problems)
 
-    default_ssh = parse_ssh(ssh_raw, "homelab:ssh", problems, secret="homelab:ssh" in secret_keys) if ssh_raw else None
+    default_ssh = (
+        parse_ssh(ssh_raw, "homelab:ssh", problems, secret="homelab:ssh" in secret_keys, preview=preview)
+        if ssh_raw
+        else None
+    )
 
     nodes: list[NodeSpec] = []
     addresses: dict[str, IPv4] = {}
@@ -298,7 +320,12 @@ def parse_cluster(
         ssh = default_ssh
         if "ssh" in n.raw:
             ssh = parse_ssh(
-                n.raw["ssh"], f"{key}.ssh", problems, secret="homelab:nodes" in secret_keys, default=default_ssh
+                n.raw["ssh"],
+                f"{key}.ssh",
+                problems,
+                secret="homelab:nodes" in secret_keys,
+                default=default_ssh,
+                preview=preview,
             )
         elif default_ssh is None and not ssh_raw:
             problems.error(f"{key}.ssh", "no SSH access: set homelab:ssh or this node's ssh")

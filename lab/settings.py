@@ -10,9 +10,13 @@ from typing import Any
 import pulumi
 
 from components.cluster.model import ClusterSpec
+from components.loadbalancer.model import LoadBalancerArgs
+from components.network.model import FlatNetworkArgs
 from components.validation import Problem, Problems
 from lab.cluster import parse_cluster
 from lab.context import LabContext
+from lab.loadbalancer import parse_load_balancer
+from lab.network import parse_network
 
 PROJECT = "homelab"
 KEYS = ("lan", "cluster", "ssh", "nodes", "network", "loadBalancer", "dns", "egress", "tls")
@@ -22,6 +26,8 @@ KEYS = ("lan", "cluster", "ssh", "nodes", "network", "loadBalancer", "dns", "egr
 class LabSettings:
     cluster: ClusterSpec
     context: LabContext
+    network: FlatNetworkArgs
+    load_balancer: LoadBalancerArgs | None = None  # None: no homelab:loadBalancer section
     warnings: tuple[Problem, ...] = ()
 
 
@@ -43,20 +49,30 @@ def read_stack_config(project: str = PROJECT) -> tuple[dict[str, Any], set[str]]
     return raw, secret
 
 
-def build_settings(raw: Mapping[str, Any], secret_keys: set[str]) -> LabSettings:
+def build_settings(raw: Mapping[str, Any], secret_keys: set[str], *, preview: bool = False) -> LabSettings:
     """Validate everything; raise ConfigError listing every problem with its key."""
     problems = Problems()
     unknown = sorted(set(raw) - set(KEYS))
     for key in unknown:
         problems.error(f"{PROJECT}:{key}", f"unknown key (known: {', '.join(KEYS)})")
     cluster = parse_cluster(
-        raw.get("lan"), raw.get("cluster"), raw.get("ssh"), raw.get("nodes", []), secret_keys, problems
+        raw.get("lan"), raw.get("cluster"), raw.get("ssh"), raw.get("nodes", []), secret_keys, problems, preview=preview
     )
+    control_planes = [n.name for n in cluster.spec.control_planes] if cluster.spec else []
+    # Every section is checked even when an earlier one failed: all problems at once.
+    network = parse_network(raw.get("network"), cluster.context, problems, control_planes)
+    load_balancer = parse_load_balancer(raw.get("loadBalancer"), cluster.context, problems, network)
     problems.raise_if_any()
-    assert cluster.spec is not None  # no errors means a complete spec
-    return LabSettings(cluster=cluster.spec, context=cluster.context, warnings=tuple(problems.warnings))
+    assert cluster.spec is not None and network is not None  # no errors means complete settings
+    return LabSettings(
+        cluster=cluster.spec,
+        context=cluster.context,
+        network=network,
+        load_balancer=load_balancer,
+        warnings=tuple(problems.warnings),
+    )
 
 
 def load(project: str = PROJECT) -> LabSettings:
     raw, secret = read_stack_config(project)
-    return build_settings(raw, secret)
+    return build_settings(raw, secret, preview=pulumi.runtime.is_dry_run())

@@ -186,7 +186,11 @@ def run(
     encoded = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (config or {}).items()}
     pulumi.runtime.set_all_config(encoded, secret_keys or [])
     monitor = RecordingMonitor(LabMocks(hooks))
+    # A fresh root stack per run: the last run's is bound to its closed loop.
+    pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    # Outputs made outside a run (e.g. by settings tests) would be awaited forever.
+    pulumi.runtime.settings.SETTINGS.outputs.clear()
     try:
         try:
             loop.run_until_complete(run_pulumi_func(program))
@@ -197,6 +201,8 @@ def run(
         outputs, secrets = loop.run_until_complete(_exports())
     finally:
         loop.close()
+        # Code after the run (e.g. settings tests making Outputs) needs an open loop.
+        asyncio.set_event_loop(asyncio.new_event_loop())
     return ProgramRun(monitor.registered, outputs, secrets)
 
 

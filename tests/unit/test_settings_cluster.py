@@ -112,6 +112,12 @@ def test_ssh_key_file_must_exist(tmp_path: Any) -> None:
     assert any("homelab:ssh.privateKeyPath: cannot read the SSH private key file" in p for p in problems(raw))
 
 
+def test_missing_key_file_only_warns_in_preview(tmp_path: Any) -> None:
+    raw = edit("ssh", {"user": "lab", "privateKeyPath": str(tmp_path / "missing")})
+    s = build_settings(raw, set(), preview=True)
+    assert any("homelab:ssh.privateKeyPath" in str(w) and "preview goes on" in str(w) for w in s.warnings)
+
+
 def test_ssh_key_file_is_read_as_secret(tmp_path: Any) -> None:
     key = tmp_path / "id"
     key.write_text("PRIVATE")
