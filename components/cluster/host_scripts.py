@@ -105,7 +105,7 @@ else
   fi
   apt-mark unhold kubelet kubeadm kubectl >/dev/null 2>&1 || true
   apt-get install -y -q --allow-downgrades \
-    "kubelet=$PKG_VERSION" "kubeadm=$PKG_VERSION" "kubectl=$PKG_VERSION"
+    "kubelet=$PKG_VERSION" "kubeadm=$PKG_VERSION" "kubectl=$PKG_VERSION" kubernetes-cni
   apt-mark hold kubelet kubeadm kubectl >/dev/null
 fi
 systemctl enable kubelet >/dev/null
