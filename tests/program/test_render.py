@@ -1,0 +1,62 @@
+"""The offline render: deterministic, secret-free, and its diff names exactly what changed."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from lab.render import render
+from lab.render_diff import compare, format_changes
+from tests.support.stacks import STACKS, raw_stack
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_render_is_deterministic(stack: str, tmp_path: Path) -> None:
+    render(stack, tmp_path / "a")
+    render(stack, tmp_path / "b")
+    assert compare(tmp_path / "a", tmp_path / "b") == []
+    files = {p.relative_to(tmp_path / "a").as_posix() for p in (tmp_path / "a").rglob("*") if p.is_file()}
+    assert "resources.txt" in files and "outputs.yaml" in files
+    assert any(
+        f.startswith("hosts/") and f.endswith("-init/files/etc/kubernetes/homelab/kubeadm-init.yaml") for f in files
+    )
+    assert any(f.startswith("helm/") and f.endswith("/values.yaml") for f in files)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_render_holds_no_secret(stack: str, tmp_path: Path) -> None:
+    render(stack, tmp_path)
+    text = "\n".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file())
+    assert "PRIVATE KEY" not in text
+    assert "kubeconfig: <redacted>" in (tmp_path / "outputs.yaml").read_text()
+    assert "token: <join-token>" in text  # joins carry placeholders, never tokens
+    for connection in tmp_path.glob("hosts/*.yaml"):
+        assert "privateKey: <redacted>" in connection.read_text(), connection
+
+
+def test_render_diff_names_exactly_the_changed_objects(tmp_path: Path) -> None:
+    render("dev", tmp_path / "base")
+    lb = copy.deepcopy(raw_stack("dev")["loadBalancer"])
+    lb["pools"][0]["addresses"] = ["192.168.2.240-192.168.2.245"]
+    render("dev", tmp_path / "head", config_overrides={"homelab:loadBalancer": lb})
+    changes = compare(tmp_path / "base", tmp_path / "head")
+    assert {(c.kind, c.path) for c in changes} == {
+        ("changed", "kubernetes/metallb.io_v1beta1/IPAddressPool/metallb-system/lan.yaml"),
+        ("changed", "outputs.yaml"),
+    }
+    text = format_changes(changes)
+    assert "-  - 192.168.2.240-192.168.2.250" in text and "+  - 192.168.2.240-192.168.2.245" in text
+
+
+def test_render_diff_added_node(tmp_path: Path) -> None:
+    render("dev", tmp_path / "base")
+    nodes = copy.deepcopy(raw_stack("dev")["nodes"]) + [{"name": "worker02", "address": "192.168.2.22"}]
+    render("dev", tmp_path / "head", config_overrides={"homelab:nodes": nodes})
+    changes = compare(tmp_path / "base", tmp_path / "head")
+    added = {c.path for c in changes if c.kind == "added"}
+    assert added and all("worker02" in p for p in added)
+    assert {c.path for c in changes if c.kind == "removed"} == set()
+    assert "+ hosts/lab-dev-worker02-join.sh" in format_changes(changes)
+    assert "`+` `hosts/lab-dev-worker02-join.sh`" in format_changes(changes, markdown=True)
