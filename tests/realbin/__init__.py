@@ -1,0 +1,1 @@
+"""Tests against real binaries built by scripts/toolchain (marked `realbin`)."""
