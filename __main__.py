@@ -5,8 +5,11 @@ from __future__ import annotations
 import pulumi
 
 from components.cluster.component import KubeadmCluster
+from components.dns import DnsZones
+from components.egress import EgressPolicies
 from components.loadbalancer import LoadBalancer
 from components.network import FlatNetwork
+from components.tls import TlsSecrets
 from components.validation import ConfigError
 from lab.settings import load
 
@@ -27,6 +30,14 @@ after_network = pulumi.ResourceOptions(provider=cluster.provider, depends_on=[ne
 load_balancer = (
     LoadBalancer("loadbalancer", settings.load_balancer, opts=after_network) if settings.load_balancer else None
 )
+# CoreDNS rolls out once the CNI runs; records may follow Services that MetalLB serves.
+after_services = pulumi.ResourceOptions(
+    provider=cluster.provider, depends_on=[network, *([load_balancer] if load_balancer else [])]
+)
+dns = DnsZones("dns", settings.dns, opts=after_services) if settings.dns else None
+# CiliumNetworkPolicy's CRD comes with the Cilium chart.
+egress = EgressPolicies("egress", settings.egress, opts=after_network) if settings.egress else None
+tls = TlsSecrets("tls", settings.tls, opts=on_cluster) if settings.tls else None
 
 pulumi.export("kubeconfig", cluster.kubeconfig)
 pulumi.export("apiEndpoint", cluster.api_endpoint)
@@ -38,3 +49,10 @@ pulumi.export("routerRoutes", network.router_routes)
 pulumi.export("lanAttachment", network.lan_attachment)
 if load_balancer is not None:
     pulumi.export("loadBalancerPools", load_balancer.pools)
+if dns is not None:
+    pulumi.export("dnsRecords", dns.records)
+if egress is not None:
+    pulumi.export("egressPolicies", egress.policies)
+if tls is not None:
+    pulumi.export("labCaCertificate", tls.ca_cert_pem)
+    pulumi.export("tlsSecrets", tls.secrets)

@@ -19,6 +19,7 @@ Tree (paths depend only on resource names, so two renders diff object by object)
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import shutil
@@ -53,8 +54,16 @@ def _placeholder_kubeconfig() -> str:
     )
 
 
+def placeholder_service_ip(ref: str) -> str:
+    """A stable stand-in for a LoadBalancer IP that only the cluster knows: 192.0.2.0/24
+    is the documentation range (RFC 5737), so it can't be mistaken for a LAN address."""
+    return f"192.0.2.{int(hashlib.sha256(ref.encode()).hexdigest(), 16) % 254 + 1}"
+
+
 def placeholder_answers(args: pmocks.MockResourceArgs) -> dict[str, Any] | None:
-    """What real hosts would print, as markers: never a real secret."""
+    """What real hosts and the cluster would answer, as markers: never a real secret."""
+    if args.typ == "kubernetes:core/v1:Service" and args.resource_id:
+        return {"status": {"loadBalancer": {"ingress": [{"ip": placeholder_service_ip(args.resource_id)}]}}}
     if args.typ != "command:remote:Command":
         return None
     if args.name.endswith("-kubeconfig"):
@@ -110,8 +119,22 @@ def _has_secure(value: Any) -> bool:
     return False
 
 
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (scripts, Corefiles, embedded YAML) as literal blocks, so a diff
+    of two renders shows the changed line rather than one long escaped string."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value and not any(line != line.rstrip() for line in value.splitlines()):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_Dumper.add_representer(str, _str)
+
+
 def _dump(value: Any) -> str:
-    return yaml.safe_dump(value, sort_keys=True, default_flow_style=False, allow_unicode=True)
+    return yaml.dump(value, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True)
 
 
 def _redact(value: Any, secrets: set[str]) -> Any:

@@ -10,13 +10,20 @@ from typing import Any
 import pulumi
 
 from components.cluster.model import ClusterSpec
+from components.dns import DnsZonesArgs
+from components.egress import EgressPoliciesArgs
 from components.loadbalancer.model import LoadBalancerArgs
 from components.network.model import FlatNetworkArgs
+from components.tls import TlsSecretsArgs
 from components.validation import Problem, Problems
+from components.versions import CILIUM_VERSION
 from lab.cluster import parse_cluster
 from lab.context import LabContext
+from lab.dns import parse_dns
+from lab.egress import parse_egress
 from lab.loadbalancer import parse_load_balancer
 from lab.network import parse_network
+from lab.tls import parse_tls
 
 PROJECT = "homelab"
 KEYS = ("lan", "cluster", "ssh", "nodes", "network", "loadBalancer", "dns", "egress", "tls")
@@ -28,6 +35,9 @@ class LabSettings:
     context: LabContext
     network: FlatNetworkArgs
     load_balancer: LoadBalancerArgs | None = None  # None: no homelab:loadBalancer section
+    dns: DnsZonesArgs | None = None
+    egress: EgressPoliciesArgs | None = None
+    tls: TlsSecretsArgs | None = None
     warnings: tuple[Problem, ...] = ()
 
 
@@ -62,6 +72,15 @@ def build_settings(raw: Mapping[str, Any], secret_keys: set[str], *, preview: bo
     # Every section is checked even when an earlier one failed: all problems at once.
     network = parse_network(raw.get("network"), cluster.context, problems, control_planes)
     load_balancer = parse_load_balancer(raw.get("loadBalancer"), cluster.context, problems, network)
+    dns = parse_dns(raw.get("dns"), cluster.context, problems)
+    egress = parse_egress(
+        raw.get("egress"),
+        cluster.context,
+        problems,
+        cilium_version=network.chart.version if network else CILIUM_VERSION,
+        dns_reject_code=network.dns_proxy.reject_response_code if network else None,
+    )
+    tls = parse_tls(raw.get("tls"), cluster.context, problems)
     problems.raise_if_any()
     assert cluster.spec is not None and network is not None  # no errors means complete settings
     return LabSettings(
@@ -69,6 +88,9 @@ def build_settings(raw: Mapping[str, Any], secret_keys: set[str], *, preview: bo
         context=cluster.context,
         network=network,
         load_balancer=load_balancer,
+        dns=dns,
+        egress=egress,
+        tls=tls,
         warnings=tuple(problems.warnings),
     )
 

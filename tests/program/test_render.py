@@ -60,3 +60,20 @@ def test_render_diff_added_node(tmp_path: Path) -> None:
     assert {c.path for c in changes if c.kind == "removed"} == set()
     assert "+ hosts/lab-dev-worker02-join.sh" in format_changes(changes)
     assert "`+` `hosts/lab-dev-worker02-join.sh`" in format_changes(changes, markdown=True)
+
+
+def test_one_changed_record_diffs_exactly_the_objects_it_touches(tmp_path: Path) -> None:
+    render("dev", tmp_path / "base")
+    dns = copy.deepcopy(raw_stack("dev")["dns"])
+    dns["zones"][0]["records"]["echo"] = "172.17.0.3"
+    render("dev", tmp_path / "head", config_overrides={"homelab:dns": dns})
+    changes = compare(tmp_path / "base", tmp_path / "head")
+    assert {(c.kind, c.path) for c in changes} == {
+        ("changed", "dns/dns-corefile.Corefile"),  # the Corefile, extracted for reading
+        ("changed", "kubernetes/v1/ConfigMap/kube-system/coredns.yaml"),  # the ConfigMap patch
+        ("changed", "kubernetes/apps_v1/Deployment/kube-system/coredns.yaml"),  # the rollout annotation
+        ("changed", "outputs.yaml"),  # dnsRecords
+    }
+    text = format_changes(changes)
+    assert "-        172.17.0.2 echo.k8s.intra" in text and "+        172.17.0.3 echo.k8s.intra" in text
+    assert "homelab/corefile-sha256" in text

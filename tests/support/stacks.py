@@ -64,8 +64,14 @@ def fake_kubeconfig(server: str = "https://192.168.2.10:6443") -> str:
     )
 
 
+SERVICE_IPS = {"monitoring/grafana": "192.168.2.241"}
+
+
 def host_answers(args: pmocks.MockResourceArgs) -> dict[str, Any] | None:
-    """What the hosts would print for the commands whose stdout the program reads."""
+    """What the hosts would print for the commands whose stdout the program reads,
+    and what the API says of a LoadBalancer Service that MetalLB has served."""
+    if args.typ == "kubernetes:core/v1:Service" and args.resource_id in SERVICE_IPS:
+        return {"status": {"loadBalancer": {"ingress": [{"ip": SERVICE_IPS[args.resource_id]}]}}}
     if args.typ != "command:remote:Command":
         return None
     if args.name.endswith("-kubeconfig"):

@@ -30,7 +30,8 @@ def test_actionlint() -> None:
     tool = actionlint()
     if tool is None:
         pytest.skip(
-            "actionlint not built: GOBIN=~/.cache/homelab/bin go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12"
+            "actionlint not built: GOBIN=~/.cache/homelab/bin "
+            "go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12"
         )
     result = subprocess.run(
         [tool, "-shellcheck=" + (shutil.which("shellcheck") or ""), *sorted(map(str, WORKFLOWS.glob("*.yml")))],
