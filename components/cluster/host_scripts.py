@@ -17,7 +17,11 @@ STATE_DIR = "/etc/kubernetes/homelab"
 INIT_CONFIG = f"{STATE_DIR}/kubeadm-init.yaml"
 INIT_MARKER = f"{STATE_DIR}/initialised"
 JOIN_MARKER = f"{STATE_DIR}/joined"
-HEADER = "#!/usr/bin/env bash\n# Rendered by homelab; safe to run again.\nset -euo pipefail\n"
+HEADER = (
+    "#!/usr/bin/env bash\n# Rendered by homelab; safe to run again.\nset -euo pipefail\n"
+    # Empty a directory but keep it: it may be a mount point (an etcd disk, say).
+    'clear_dir() { for d in "$@"; do [ -d "$d" ] && find "$d" -mindepth 1 -delete; done; return 0; }\n'
+)
 _EOF = "HOMELAB_EOF"
 
 
@@ -143,7 +147,7 @@ fi
 if [ -e /etc/kubernetes/manifests/kube-apiserver.yaml ] || [ -d /var/lib/etcd/member ] || [ -f /etc/kubernetes/kubelet.conf ]; then
   echo "homelab: leftovers of an unfinished kubeadm init on {node.name}; resetting first"
   kubeadm reset -f
-  rm -rf /var/lib/etcd /etc/cni/net.d
+  clear_dir /var/lib/etcd /etc/cni/net.d
 fi
 """
         + write_file(INIT_CONFIG, kubeadm_config)
@@ -231,7 +235,7 @@ fi
 if [ -f /etc/kubernetes/kubelet.conf ] || [ -e /etc/kubernetes/manifests/kube-apiserver.yaml ]; then
   echo "homelab: leftovers of an unfinished kubeadm join on {node.name}; resetting first"
   kubeadm reset -f
-  rm -rf /var/lib/etcd /etc/cni/net.d
+  clear_dir /var/lib/etcd /etc/cni/net.d
 fi
 """
         + write_file(config, join_config)
@@ -253,7 +257,8 @@ def reset_script(node: NodeSpec) -> str:
         + f"""if command -v kubeadm >/dev/null 2>&1; then
   kubeadm reset -f
 fi
-rm -rf {STATE_DIR} /etc/cni/net.d /var/lib/etcd {MANIFEST_PATH}
+clear_dir /etc/cni/net.d /var/lib/etcd
+rm -rf {STATE_DIR} {MANIFEST_PATH}
 echo "homelab: {node.name} reset"
 """
     )
