@@ -60,7 +60,13 @@ class Sandbox:
         self.bin.mkdir()
         (self.bin / "kubeadm").write_text(FAKE_KUBEADM)
         (self.bin / "kubeadm").chmod(0o755)
-        self.created: list[str] = [d for d in PRIVATE_DIRS if not os.path.exists(d)]
+        # mount points (and their parents) this test makes on the shared filesystem
+        self.created: list[str] = []
+        for d in PRIVATE_DIRS:
+            path = Path(d)
+            for p in [*reversed(path.parents), path]:
+                if not p.exists() and str(p) not in self.created:
+                    self.created.append(str(p))
         for d in PRIVATE_DIRS:
             (root / "fs" / d.lstrip("/")).mkdir(parents=True)
 
@@ -91,7 +97,7 @@ class Sandbox:
             flag.unlink()
 
     def cleanup(self) -> None:
-        for d in self.created:  # mount points made on the shared filesystem
+        for d in reversed(self.created):  # deepest first
             if os.path.isdir(d) and not os.listdir(d):
                 os.rmdir(d)
 
