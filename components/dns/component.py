@@ -11,6 +11,7 @@ import pulumi_kubernetes as k8s
 from components.dns.check import args_problems, ipv4_problem
 from components.dns.corefile import config_hash, configmap_data, deployment_patch_spec
 from components.dns.model import DnsZonesArgs, RecordValue, ServiceRef, Zone
+from components.kube import inherited_depends_on, refuse_invalid
 
 PATCH_FORCE = "pulumi.com/patchForce"
 SKIP_AWAIT = "pulumi.com/skipAwait"
@@ -67,12 +68,10 @@ class DnsZones(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DnsZonesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("homelab:dns:DnsZones", name, None, opts)
-        problems = args_problems(args)
-        if problems:
-            raise ValueError("DnsZones: invalid arguments:\n" + "\n".join(f"  - {p}" for p in problems))
+        refuse_invalid("DnsZones", args_problems(args))
 
         # A component's depends_on doesn't hold back its children: pass it on.
-        deps = opts.depends_on if opts is not None else None
+        deps = inherited_depends_on(opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=deps)
 
         followed: dict[ServiceRef, pulumi.Output[str]] = {}

@@ -8,6 +8,7 @@ import pulumi_kubernetes as k8s
 from components.egress.check import args_problems
 from components.egress.model import EgressPoliciesArgs
 from components.egress.policy import render_policy
+from components.kube import inherited_depends_on, refuse_invalid
 
 
 class EgressPolicies(pulumi.ComponentResource):
@@ -21,11 +22,9 @@ class EgressPolicies(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EgressPoliciesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("homelab:egress:EgressPolicies", name, None, opts)
-        problems = args_problems(args)
-        if problems:
-            raise ValueError("EgressPolicies: invalid arguments:\n" + "\n".join(f"  - {p}" for p in problems))
+        refuse_invalid("EgressPolicies", args_problems(args))
         # A component's depends_on doesn't hold back its children: pass it on (CRDs first).
-        deps = opts.depends_on if opts is not None else None
+        deps = inherited_depends_on(opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=deps)
 
         refs: list[str] = []

@@ -7,26 +7,11 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.kube import create_custom, inherited_depends_on
 from components.loadbalancer.manifests import render_custom_resources, render_metallb_values, render_namespace
 from components.loadbalancer.model import LoadBalancerArgs, MetalLbChart
 
 TYPE = "homelab:loadbalancer:LoadBalancer"
-
-
-def inherited_depends_on(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:
-    """The component's own depends_on, for its children: Python children don't inherit it."""
-    deps = opts.depends_on if opts is not None else None
-    if isinstance(deps, pulumi.Resource):
-        return [deps]
-    if isinstance(deps, list | tuple):
-        return [d for d in deps if isinstance(d, pulumi.Resource)]
-    return []
-
-
-def create_custom(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
-    return k8s.apiextensions.CustomResource(
-        name, api_version=obj["apiVersion"], kind=obj["kind"], metadata=obj["metadata"], spec=obj["spec"], opts=opts
-    )
 
 
 def chart_source(chart: MetalLbChart) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.kube import create_custom, inherited_depends_on
 from components.network.bgp import render_bgp_resources
 from components.network.cilium_values import render_cilium_values
 from components.network.model import CiliumChart, FlatNetworkArgs
@@ -46,29 +47,6 @@ def create_builtin(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions)
     if kind == "DaemonSet":
         return k8s.apps.v1.DaemonSet(name, metadata=meta, spec=obj["spec"], opts=opts)
     raise ValueError(f"no typed resource for kind {kind}")
-
-
-def inherited_depends_on(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:
-    """The component's own depends_on, for its children: Python children don't inherit it."""
-    deps = opts.depends_on if opts is not None else None
-    if deps is None:
-        return []
-    if isinstance(deps, pulumi.Resource):
-        return [deps]
-    if isinstance(deps, list | tuple):
-        return [d for d in deps if isinstance(d, pulumi.Resource)]
-    return []
-
-
-def create_custom(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
-    return k8s.apiextensions.CustomResource(
-        name,
-        api_version=obj["apiVersion"],
-        kind=obj["kind"],
-        metadata=obj["metadata"],
-        spec=obj["spec"],
-        opts=opts,
-    )
 
 
 class FlatNetwork(pulumi.ComponentResource):

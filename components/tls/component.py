@@ -6,6 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
+from components.kube import inherited_depends_on, refuse_invalid
 from components.tls.check import args_problems
 from components.tls.manifests import allowed_uses, ca_cluster_issuer, tls_secret
 from components.tls.model import CA_USES, ECDSA_CURVE, KEY_ALGORITHM, TlsSecretsArgs
@@ -40,11 +41,9 @@ class TlsSecrets(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TlsSecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("homelab:tls:TlsSecrets", name, None, opts)
-        problems = args_problems(args)
-        if problems:
-            raise ValueError("TlsSecrets: invalid arguments:\n" + "\n".join(f"  - {p}" for p in problems))
+        refuse_invalid("TlsSecrets", args_problems(args))
         # A component's depends_on doesn't hold back its children: pass it on.
-        deps = opts.depends_on if opts is not None else None
+        deps = inherited_depends_on(opts)
         kube = pulumi.ResourceOptions(parent=self, depends_on=deps)
 
         def keyed(trigger: int) -> pulumi.ResourceOptions:
