@@ -16,6 +16,7 @@ from components.cluster import host_scripts as scripts
 from components.cluster.apiserver_config import config_files
 from components.cluster.kubeadm_config import render_init, render_join
 from components.cluster.model import ClusterSpec, NodeSpec
+from components.kube import inherited_depends_on
 
 # stdout of these commands carries a secret: never log it, never show it in diffs.
 _SECRET_STDOUT = ["stdout", "stderr"]
@@ -59,6 +60,8 @@ class KubeadmCluster(pulumi.ComponentResource):
     def __init__(self, name: str, spec: ClusterSpec, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("homelab:cluster:KubeadmCluster", name, None, opts)
         self.spec = spec
+        # What the caller made this cluster wait for holds back every command too.
+        self._after = inherited_depends_on(opts)
         first = spec.first_control_plane
         init_config = render_init(spec)
         extra_files = config_files(spec)
@@ -190,7 +193,7 @@ class KubeadmCluster(pulumi.ComponentResource):
             **args,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=depends_on or [],
+                depends_on=[*self._after, *(depends_on or [])],
                 additional_secret_outputs=_SECRET_STDOUT if secret_stdout else None,
                 ignore_changes=ignore_changes,
             ),

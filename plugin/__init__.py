@@ -1,0 +1,39 @@
+"""homelab's components as a Pulumi component plugin (usable from every Pulumi language).
+
+Each plugin component (type `homelab:index:<Name>`) takes plugin-friendly inputs
+(TypedDicts, enums, no unions), turns them into the component's dataclass and creates
+the real component (`homelab:<module>:<Name>`) as its only child.
+
+No output shares its name with an input of another type (`clusterNodes`, not `nodes`):
+a generated SDK fills an output the engine left out (preview, mocks) from the input
+of the same name, and would then fail on the type.
+"""
+
+from pulumi import ComponentResource
+
+from plugin.cluster import KubeadmCluster
+from plugin.dns import DnsZones
+from plugin.egress import EgressPolicies
+from plugin.network import FlatNetwork, LoadBalancer
+from plugin.tls import TlsSecrets
+
+PACKAGE = "homelab"
+COMPONENTS: list[type[ComponentResource]] = [
+    KubeadmCluster,
+    FlatNetwork,
+    LoadBalancer,
+    DnsZones,
+    EgressPolicies,
+    TlsSecrets,
+]
+
+__all__ = [
+    "COMPONENTS",
+    "PACKAGE",
+    "DnsZones",
+    "EgressPolicies",
+    "FlatNetwork",
+    "KubeadmCluster",
+    "LoadBalancer",
+    "TlsSecrets",
+]
