@@ -173,6 +173,9 @@ def schemacheck() -> Path:
     tool = cache / f"plugin-schemacheck-{digest}" / "schemacheck"
     if tool.exists():
         return tool
+    if os.environ.get("HOMELAB_NO_TEST_BUILDS"):
+        # CI builds it in its budgeted build phase; a test run never starts a long build.
+        pytest.skip(f"SKIPPED LOUDLY: the schema binder check is not built ({tool}); CI's build phase ran out")
     with tempfile.TemporaryDirectory(prefix="schemacheck-") as tmp:
         src = Path(tmp)
         (src / "main.go").write_text(TOOL_SOURCE)
