@@ -14,6 +14,8 @@ Role = Literal["control-plane", "worker"]
 
 @dataclass(frozen=True)
 class SshAccess:
+    """How to reach a node over SSH; the key stays a Pulumi secret."""
+
     user: str
     private_key: pulumi.Input[str]  # always a secret Output when built by lab.settings
     port: int = 22
@@ -22,6 +24,8 @@ class SshAccess:
 
 @dataclass(frozen=True)
 class NodeSpec:
+    """One machine: its name (the Kubernetes node name), LAN address and role."""
+
     name: str
     address: str
     role: Role
@@ -49,6 +53,8 @@ class JwtIssuer:
 
 @dataclass(frozen=True)
 class WebhookAuthorizer:
+    """A webhook entry of the AuthorizationConfiguration."""
+
     name: str
     kubeconfig_path: str  # on the control planes; must live under ApiServerConfig.config_dir
     timeout: str = "3s"
@@ -58,6 +64,8 @@ class WebhookAuthorizer:
 
 @dataclass(frozen=True)
 class ApiServerConfig:
+    """Structured authentication/authorization and extra API server flags."""
+
     jwt: tuple[JwtIssuer, ...] = ()
     # Authorizers in order: "Node", "RBAC", or a webhook.
     authorizers: tuple[str | WebhookAuthorizer, ...] = ()
@@ -75,6 +83,8 @@ class ApiServerConfig:
 
 @dataclass(frozen=True)
 class ClusterSpec:
+    """Everything KubeadmCluster needs: version, nodes, networks, endpoint and API server settings."""
+
     name: str
     kubernetes_version: str  # X.Y.Z
     nodes: tuple[NodeSpec, ...]

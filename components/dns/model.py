@@ -64,6 +64,8 @@ class ForwardZone:
 
 @dataclass(frozen=True)
 class DnsZonesArgs:
+    """Args of DnsZones: custom zones served by CoreDNS and zones forwarded elsewhere."""
+
     zones: tuple[Zone, ...] = ()
     forwards: tuple[ForwardZone, ...] = ()
     cluster_domain: str = "cluster.local"

@@ -19,6 +19,8 @@ DEFAULT_DNS_LOOKUPS: DnsLookups = "all"
 
 @dataclass(frozen=True)
 class Port:
+    """A destination port of an allowed name (protocol TCP, UDP or ANY)."""
+
     port: int
     protocol: str = "TCP"
 
@@ -47,6 +49,8 @@ class EgressPolicy:
 
 @dataclass(frozen=True)
 class EgressPoliciesArgs:
+    """Args of EgressPolicies: one Cilium policy per entry."""
+
     policies: tuple[EgressPolicy, ...] = ()
     # Which Cilium will enforce these: pattern rules differ between releases.
     cilium_version: str = CILIUM_VERSION

@@ -23,6 +23,8 @@ class MetalLbChart:
 
 @dataclass(frozen=True)
 class AddressPool:
+    """A MetalLB IPAddressPool: LAN ranges handed to LoadBalancer Services."""
+
     name: str
     addresses: tuple[str, ...]  # MetalLB forms: `a-b` or a CIDR
     auto_assign: bool = True
@@ -39,6 +41,8 @@ class BgpSession:
 
 @dataclass(frozen=True)
 class LoadBalancerArgs:
+    """Args of LoadBalancer: MetalLB chart, pools and how they are announced."""
+
     pools: tuple[AddressPool, ...]
     # l2: ARP from one node per IP. bgp: the same ARP (LAN clients find on-link IPs by ARP,
     # never through the router) plus BGP routes at the router for clients beyond the LAN.

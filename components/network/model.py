@@ -67,6 +67,8 @@ class DnsProxyTunables:
 
 @dataclass(frozen=True)
 class FlatNetworkArgs:
+    """Args of FlatNetwork: Cilium in native routing on the LAN, and its options."""
+
     pod_cidr: str
     lan_cidr: str
     api_host: str  # the API endpoint Cilium talks to before kube-proxy-less service routing exists

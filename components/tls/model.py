@@ -18,6 +18,8 @@ ECDSA_CURVE = "P256"
 
 @dataclass(frozen=True)
 class CaSpec:
+    """The private CA: subject, validity and a rotation counter."""
+
     common_name: str = "homelab CA"
     organization: str | None = None
     validity_hours: int = 87600  # 10 years
@@ -64,6 +66,8 @@ class CertManagerIssuer:
 
 @dataclass(frozen=True)
 class TlsSecretsArgs:
+    """Args of TlsSecrets: the CA, the certificates and an optional cert-manager issuer."""
+
     ca: CaSpec = field(default_factory=CaSpec)
     secrets: tuple[TlsSecretSpec, ...] = ()
     cert_manager: CertManagerIssuer = field(default_factory=CertManagerIssuer)
