@@ -158,8 +158,20 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text if text.endswith("\n") else text + "\n")
 
 
+def _intify(value: Any) -> Any:
+    """Whole numbers travel as floats in the mock runtime (protobuf Struct); the real
+    providers send integers, so the tree shows `6443`, not `6443.0`."""
+    if isinstance(value, dict):
+        return {k: _intify(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_intify(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _inputs(r: Registered, secrets: set[str]) -> dict[str, Any]:
-    inputs = dict(r.inputs)
+    inputs = _intify(dict(r.inputs))
     if isinstance(inputs.get("connection"), dict):
         conn = dict(inputs["connection"])
         if conn.get("privateKey") is not None:

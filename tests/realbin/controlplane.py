@@ -478,6 +478,9 @@ class ControlPlane:
     def stop(self) -> None:
         for p in reversed(self.processes):
             p.stop()
+        # A stopped plane must never be the default for server_side_dry_run().
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
 
 
 _ACTIVE: list[ControlPlane] = []
