@@ -114,6 +114,7 @@ class RecordingMonitor(pmocks.MockMonitor):
                     "ignore_changes": list(request.ignoreChanges),
                     "replace_on_changes": list(request.replaceOnChanges),
                     "delete_before_replace": request.deleteBeforeReplace,
+                    "retain_on_delete": request.retainOnDelete,
                     "aliases": [str(a) for a in request.aliases],
                 },
             )

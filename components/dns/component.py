@@ -112,7 +112,10 @@ class DnsZones(pulumi.ComponentResource):
                 name=args.configmap, namespace=args.namespace, annotations={PATCH_FORCE: "true"}
             ),
             data=data,
-            opts=child,
+            # The forced apply took data.Corefile from kubeadm; giving the field up on
+            # delete would remove the key and leave CoreDNS nothing to start with. So a
+            # deleted DnsZones leaves the Corefile as it was (docs/dns-egress-tls.md).
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=True)),
         )
         k8s.apps.v1.DeploymentPatch(
             f"{name}-rollout",

@@ -75,3 +75,10 @@ def test_outputs_of_the_services(run: ProgramRun) -> None:
     for key in ("routerRoutes", "loadBalancerPools", "dnsRecords", "egressPolicies", "labCaCertificate"):
         assert key in run.outputs, key
     assert run.outputs["loadBalancerPools"] == {"lan": ["192.168.2.240-192.168.2.250"]}
+
+
+def test_coredns_corefile_is_retained_on_delete(run: ProgramRun) -> None:
+    (corefile,) = [r for r in run.resources if r.type == "kubernetes:core/v1:ConfigMapPatch"]
+    assert corefile.options["retain_on_delete"] is True
+    (rollout,) = [r for r in run.resources if r.type == "kubernetes:apps/v1:DeploymentPatch"]
+    assert rollout.options["retain_on_delete"] is False

@@ -1,0 +1,571 @@
+"""The real Pulumi engine, end to end, on the part of the lab that can run here.
+
+tests/e2e/services_stack/ (FlatNetwork, LoadBalancer, DnsZones, EgressPolicies on a
+`pulumi_kubernetes.Provider` built from a secret kubeconfig) goes through the Pulumi CLI
+and the pulumi-kubernetes provider that scripts/pulumi-toolchain builds, against the
+session's real etcd + kube-apiserver (tests/realbin's `control_plane`, Cilium and MetalLB
+CRDs installed) holding kubeadm's CoreDNS objects:
+
+1. `pulumi up` creates everything; the objects are read back from the API server;
+2. `pulumi preview --expect-no-changes` passes right after;
+3. one changed DNS record previews as exactly two in-place updates (the CoreDNS
+   ConfigMapPatch and DeploymentPatch), and `up` applies it;
+4. the state holds no plaintext of the kubeconfig's client key;
+5. `pulumi destroy` leaves nothing the stack created; kubeadm's CoreDNS objects remain;
+6. timings: `up`, the no-op preview, and an empty program's preview (the floor).
+
+What this API server lacks, and how the test stands in for it:
+- No pod ever runs (no kubelet): the charts and the CoreDNS rollout skip their awaits, and
+  MetalLB's validating webhook, which its controller pod would serve, cannot answer. The
+  stack sets the chart's own `crds.validationFailurePolicy` to Ignore (config
+  `metallbWebhookFailurePolicy`), else the pools are refused.
+- No kube-controller-manager: pulumi-kubernetes deletes with foreground propagation, which
+  leaves a `foregroundDeletion` finalizer for the garbage collector to clear, and a
+  namespace waits for the namespace controller. During `destroy` a sweeper does those two
+  controllers' part for the stack's own objects (none has dependents); nothing else.
+
+Nothing is downloaded: PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true, a private
+PULUMI_HOME whose only plugin is the locally built kubernetes provider, and a file backend
+in a temporary directory. Skipped, with the command that builds them, when the Pulumi
+toolchain or the real binaries are missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.dns import ROLLOUT_ANNOTATION
+from components.dns.corefile import config_hash
+from tests.realbin.conftest import cilium_chart, control_plane, metallb_chart  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK_SRC = Path(__file__).resolve().parent / "services_stack"
+TIMINGS_FILE = ROOT / "build" / "e2e" / "engine_services_timings.json"
+BUILD_HINT = "build it with `python3 scripts/pulumi-toolchain` (then `. scripts/pulumi-env`)"
+PASSPHRASE = "homelab-e2e-test-only"
+STACK = "e2e"
+
+CM_PATH = "/api/v1/namespaces/kube-system/configmaps/coredns"
+DEPLOY_PATH = "/apis/apps/v1/namespaces/kube-system/deployments/coredns"
+CNP_PATH = "/apis/cilium.io/v2/namespaces/default/ciliumnetworkpolicies/net-to-intra"
+POOL_PATH = "/apis/metallb.io/v1beta1/namespaces/metallb-system/ipaddresspools/lan"
+L2_PATH = "/apis/metallb.io/v1beta1/namespaces/metallb-system/l2advertisements/homelab"
+# The namespaces a kubeadm cluster has before anything is installed.
+KUBEADM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# Pulumi's marker of a secret value in state and exports.
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+# Finalizers kube-controller-manager's garbage collector clears (the sweeper stands in for it).
+GC_FINALIZERS = ("foregroundDeletion", "orphan")
+
+
+# --- the toolchain --------------------------------------------------------------------------
+
+
+def requested_kubernetes_plugin() -> str:
+    """The provider version the installed pulumi_kubernetes asks the engine for."""
+    import pulumi_kubernetes
+
+    spec = json.loads((Path(pulumi_kubernetes.__file__).parent / "pulumi-plugin.json").read_text())
+    return str(spec["version"])
+
+
+def toolchain_env() -> dict[str, str]:
+    """scripts/pulumi-env's environment, or a loud skip naming what is missing."""
+    script = ROOT / "scripts" / "pulumi-toolchain"
+    proc = subprocess.run(
+        ["bash", "-c", f'eval "$({sys.executable} {script} --print-env)" && env -0'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if proc.returncode != 0:
+        pytest.skip(f"SKIPPED LOUDLY: `scripts/pulumi-toolchain --print-env` failed: {proc.stderr[-400:]}")
+    env = dict(item.split("=", 1) for item in proc.stdout.split("\0") if "=" in item)
+    home = Path(env["PULUMI_HOME"])
+    version = requested_kubernetes_plugin()
+    needed = [
+        home / "bin" / "pulumi",
+        home / "bin" / "pulumi-language-python",
+        home / "bin" / "pulumi-language-python-exec",
+        home / "plugins" / f"resource-kubernetes-v{version}" / "pulumi-resource-kubernetes",
+    ]
+    missing = [str(p) for p in needed if not p.exists()]
+    if missing:
+        pytest.skip(f"SKIPPED LOUDLY: the Pulumi toolchain is missing {', '.join(missing)}; {BUILD_HINT}")
+    return env
+
+
+def private_pulumi_home(src: Path, dst: Path) -> Path:
+    """A PULUMI_HOME holding only the kubernetes provider (hard-linked, not copied: 160 MB)."""
+    version = requested_kubernetes_plugin()
+    name = f"resource-kubernetes-v{version}"
+    plugin_dir = dst / "plugins" / name
+    plugin_dir.mkdir(parents=True)
+    binary = src / "plugins" / name / "pulumi-resource-kubernetes"
+    try:
+        os.link(binary, plugin_dir / binary.name)
+    except OSError:  # another filesystem: the engine also follows a symlinked file
+        (plugin_dir / binary.name).symlink_to(binary)
+    (dst / "plugins" / f"{name}.lock").touch()
+    return dst
+
+
+# --- running pulumi ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ran:
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    def tail(self, n: int = 60) -> str:
+        return "\n".join((self.stdout + "\n" + self.stderr).strip().splitlines()[-n:])
+
+
+@dataclass
+class Pulumi:
+    """The CLI in one project directory with a private home, backend and passphrase."""
+
+    cwd: Path
+    env: dict[str, str]
+
+    def run(self, *args: str, timeout: float = 180.0, check: bool = True) -> Ran:
+        argv = ["pulumi", *args, "--non-interactive"]
+        start = time.monotonic()
+        proc = subprocess.run(
+            argv, cwd=self.cwd, env=self.env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
+        ran = Ran(argv, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
+        if check and ran.returncode != 0:
+            raise AssertionError(f"`{' '.join(argv)}` failed ({ran.returncode}) in {self.cwd}:\n{ran.tail()}")
+        return ran
+
+
+def project_copy(dst: Path) -> Path:
+    """Pulumi.yaml in a temporary directory (stack config and state stay out of the repo);
+    `main` points back at the program, and the venv is this interpreter's."""
+    dst.mkdir(parents=True)
+    project = yaml.safe_load((STACK_SRC / "Pulumi.yaml").read_text())
+    project["main"] = os.path.relpath(STACK_SRC, dst)
+    project["runtime"]["options"]["virtualenv"] = str(Path(sys.prefix))
+    (dst / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    return dst
+
+
+def base64_needles(text: bytes) -> list[str]:
+    """What `text` looks like inside any base64 blob, at each of the three alignments."""
+    out = []
+    for pad in range(3):
+        enc = base64.b64encode(b"\0" * pad + text).decode()
+        out.append(enc[4 if pad else 0 : ((pad + len(text)) // 3) * 4])
+    return out
+
+
+def inline_kubeconfig(cp: Any, path: Path) -> str:
+    """The admin kubeconfig with its certificates and key inline (the *-data fields); returns
+    the key's base64, which must never reach the state in plaintext."""
+    b64 = {
+        k: base64.b64encode(Path(p).read_bytes()).decode()
+        for k, p in (("ca", cp.pki.ca_cert), ("cert", cp.pki.admin_cert), ("key", cp.pki.admin_key))
+    }
+    cfg = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "e2e", "cluster": {"server": cp.url, "certificate-authority-data": b64["ca"]}}],
+        "users": [{"name": "admin", "user": {"client-certificate-data": b64["cert"], "client-key-data": b64["key"]}}],
+        "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": "admin"}}],
+        "current-context": "e2e",
+    }
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    path.chmod(0o600)
+    return b64["key"]
+
+
+# --- the API server side -----------------------------------------------------------------------
+
+
+def get_or_none(cp: Any, path: str) -> dict[str, Any] | None:
+    from tests.realbin.controlplane import APIError
+
+    try:
+        obj: dict[str, Any] = cp.get(path)
+    except APIError as e:
+        if e.code == 404:
+            return None
+        raise
+    return obj
+
+
+def reset_kubeadm_coredns(cp: Any) -> None:
+    """kubeadm's CoreDNS objects as `kubeadm init` leaves them, whatever was there before."""
+    from tests.realbin.kubeadm_coredns import ensure_kubeadm_coredns
+
+    for path in (CM_PATH, DEPLOY_PATH):
+        if get_or_none(cp, path) is not None:
+            # Background: nothing waits for a garbage collector this API server doesn't have.
+            cp.request("DELETE", path, {"propagationPolicy": "Background"})
+    ensure_kubeadm_coredns(cp)
+
+
+def object_path(cp: Any, obj: dict[str, Any]) -> str | None:
+    """The item path of a live object, or None when its kind is gone (its CRD was deleted)."""
+    try:
+        return f"{cp.object_path(obj)}/{obj['metadata']['name']}"
+    except LookupError:
+        return None
+
+
+def stack_objects(export: dict[str, Any]) -> list[dict[str, Any]]:
+    """apiVersion/kind/metadata of every Kubernetes object the stack owns (not the patches)."""
+    out = []
+    for res in export["deployment"].get("resources") or []:
+        typ = res["type"]
+        if not typ.startswith("kubernetes:") or typ.startswith("kubernetes:helm.sh/") or typ.endswith("Patch"):
+            continue
+        o = res.get("outputs") or {}
+        md = o.get("metadata") or {}
+        ref = {"name": md.get("name"), **({"namespace": md["namespace"]} if md.get("namespace") else {})}
+        out.append({"apiVersion": o.get("apiVersion"), "kind": o.get("kind"), "metadata": ref})
+    return out
+
+
+@dataclass
+class Sweeper:
+    """Stands in for kube-controller-manager while `destroy` runs, for the given objects only:
+    clears the garbage collector's finalizers of objects being deleted, and finalizes
+    namespaces being deleted (their content is deleted by Pulumi itself, beforehand)."""
+
+    cp: Any
+    objects: list[dict[str, Any]]
+    swept: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def sweep_once(self) -> None:
+        from tests.realbin.controlplane import APIError
+
+        for obj in self.objects:
+            path = object_path(self.cp, obj)
+            if path is None:
+                continue
+            try:
+                live = get_or_none(self.cp, path)
+                if live is None or not live["metadata"].get("deletionTimestamp"):
+                    continue
+                ref = f"{obj['kind']} {path}"
+                fins = live["metadata"].get("finalizers") or []
+                keep = [f for f in fins if f not in GC_FINALIZERS]
+                if keep != fins:
+                    patch = {
+                        "metadata": {"finalizers": keep or None, "resourceVersion": live["metadata"]["resourceVersion"]}
+                    }
+                    self.cp.request("PATCH", path, patch, content_type="application/merge-patch+json")
+                    self.swept.append(ref)
+                if obj["kind"] == "Namespace" and (live.get("spec") or {}).get("finalizers"):
+                    body = {**live, "spec": {"finalizers": []}}
+                    self.cp.request("PUT", f"{path}/finalize", body)
+                    self.swept.append(f"{ref} (finalize)")
+            except APIError as e:
+                if e.code not in (404, 409):  # gone meanwhile, or changed under us: next round
+                    self.errors.append(str(e))
+            except OSError as e:  # the thread must not die quietly: report it
+                self.errors.append(f"{obj['kind']} {path}: {e!r}")
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.sweep_once()
+            self._stop.wait(0.3)
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Sweeper]:
+        thread = threading.Thread(target=self._loop, name="gc-sweeper", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            thread.join(timeout=10)
+            self.sweep_once()
+
+
+# --- the stack ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Deployment:
+    cp: Any
+    pulumi: Pulumi
+    floor: Pulumi
+    state_dir: Path
+    home: Path
+    client_key_b64: str
+    timings: dict[str, Any] = field(default_factory=dict)
+    done: set[str] = field(default_factory=set)
+    destroyed: bool = False
+
+    def require(self, *steps: str) -> None:
+        missing = [s for s in steps if s not in self.done]
+        if missing:
+            pytest.skip(f"an earlier step failed or was skipped: {', '.join(missing)}")
+
+    def export(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.pulumi.run("stack", "export", "--show-secrets=false").stdout)
+        return data
+
+    def destroy(self) -> tuple[Ran, Sweeper]:
+        sweeper = Sweeper(self.cp, stack_objects(self.export()))
+        with sweeper.running():
+            ran = self.pulumi.run("destroy", "--yes", "--skip-preview", timeout=240, check=False)
+        self.destroyed = ran.returncode == 0
+        return ran, sweeper
+
+
+@pytest.fixture(scope="session")
+def engine() -> dict[str, str]:
+    """The Pulumi toolchain's environment. Session-scoped like `control_plane` and requested
+    before it, so a missing toolchain skips before an API server is started for nothing."""
+    return toolchain_env()
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    engine: dict[str, str],
+    control_plane: Any,  # noqa: F811
+    cilium_chart: Path,  # noqa: F811
+    metallb_chart: Path,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Deployment]:
+    from tests.realbin.manifests import metallb_crds
+
+    cp = control_plane
+    tmp = tmp_path_factory.mktemp("engine-services")
+    tmp.chmod(0o700)
+    state = tmp / "state"
+    state.mkdir()
+    home = private_pulumi_home(Path(engine["PULUMI_HOME"]), tmp / "pulumi-home")
+    env = {
+        **engine,
+        "PULUMI_HOME": str(home),
+        "PULUMI_BACKEND_URL": f"file://{state}",
+        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_SKIP_UPDATE_CHECK": "1",
+        "PULUMI_PYTHON_CMD": sys.executable,
+    }
+
+    # A kubeadm cluster as `kubeadm init` leaves it: its namespaces and CoreDNS objects.
+    cp.ensure_namespaces(KUBEADM_NAMESPACES)
+    reset_kubeadm_coredns(cp)
+
+    key_b64 = inline_kubeconfig(cp, tmp / "kubeconfig")
+    pulumi = Pulumi(project_copy(tmp / "project"), env)
+    pulumi.run("stack", "init", STACK, "--secrets-provider", "passphrase")
+    pulumi.run(
+        "config", "set-all", "--path",
+        "--plaintext", f"kubeconfigPath={tmp / 'kubeconfig'}",
+        "--plaintext", f"ciliumChart={cilium_chart}",
+        "--plaintext", f"metallbChart={metallb_chart}",
+        "--plaintext", "metallbWebhookFailurePolicy=Ignore",
+        "--plaintext", "records.echo=172.17.0.2",
+    )  # fmt: skip
+
+    floor_dir = tmp / "floor"
+    floor_dir.mkdir()
+    floor_project = {"name": "floor", "runtime": {"name": "python", "options": {"virtualenv": sys.prefix}}}
+    (floor_dir / "Pulumi.yaml").write_text(yaml.safe_dump(floor_project))
+    (floor_dir / "__main__.py").write_text("")
+    floor = Pulumi(floor_dir, env)
+    floor.run("stack", "init", "floor", "--secrets-provider", "passphrase")
+
+    dep = Deployment(cp, pulumi, floor, state, home, key_b64)
+    try:
+        yield dep
+    finally:
+        # Leave the session's API server as the fixture made it: nothing of the stack, the
+        # MetalLB CRDs (the chart's copies were adopted, then deleted by destroy), kubeadm's CoreDNS.
+        try:
+            if not dep.destroyed:
+                ran, _ = dep.destroy()
+                if ran.returncode != 0:
+                    print(f"\n!!! teardown: `pulumi destroy` failed; the stack's objects stay:\n{ran.tail(30)}")
+        finally:
+            cp.install_crds(metallb_crds())
+            reset_kubeadm_coredns(cp)
+
+
+# --- the steps ----------------------------------------------------------------------------------------
+
+
+def test_up_creates_the_objects_in_the_api_server(deployment: Deployment) -> None:
+    cp = deployment.cp
+    ran = deployment.pulumi.run("up", "--yes", "--skip-preview", timeout=240)
+    deployment.timings["up_s"] = round(ran.seconds, 2)
+    deployment.timings["resources"] = len(deployment.export()["deployment"]["resources"])
+
+    cnp = cp.get(CNP_PATH)
+    assert cnp["spec"]["endpointSelector"] == {"matchLabels": {"app": "net"}}
+    assert {"toFQDNs": [{"matchPattern": "*.k8s.intra"}]} in cnp["spec"]["egress"]
+    dns_rule = cnp["spec"]["egress"][0]
+    assert dns_rule["toPorts"][0]["ports"] == [{"port": "53", "protocol": "ANY"}]
+    assert "dns" in dns_rule["toPorts"][0]["rules"]
+
+    assert cp.get(POOL_PATH)["spec"]["addresses"] == ["192.168.2.240-192.168.2.250"]
+    assert cp.get(L2_PATH)["spec"]["ipAddressPools"] == ["lan"]
+    cilium_config = cp.get("/api/v1/namespaces/kube-system/configmaps/cilium-config")["data"]
+    assert cilium_config["routing-mode"] == "native"
+    assert cilium_config["ipv4-native-routing-cidr"] == "10.244.0.0/16"
+
+    cm = cp.get(CM_PATH)
+    corefile = cm["data"]["Corefile"]
+    assert "k8s.intra:53 {" in corefile, corefile
+    assert "172.17.0.2 echo.k8s.intra" in corefile, corefile
+    assert ".:53 {" in corefile and "kubernetes cluster.local" in corefile, "kubeadm's own block must stay"
+    deploy = cp.get(DEPLOY_PATH)
+    template = deploy["spec"]["template"]
+    assert template["metadata"]["annotations"][ROLLOUT_ANNOTATION] == config_hash(cm["data"])
+    # Only the patched fields changed: kubeadm's Deployment is otherwise as it was.
+    container = template["spec"]["containers"][0]
+    assert container["image"].startswith("registry.k8s.io/coredns/coredns:")
+    assert deploy["spec"]["replicas"] == 2
+    deployment.done.add("up")
+
+
+def test_preview_right_after_up_expects_no_changes(deployment: Deployment) -> None:
+    deployment.require("up")
+    runs = [deployment.pulumi.run("preview", "--expect-no-changes", timeout=180) for _ in range(2)]
+    deployment.timings["noop_preview_s"] = [round(r.seconds, 2) for r in runs]
+    deployment.done.add("noop")
+
+
+def test_one_changed_record_updates_exactly_the_coredns_patches(deployment: Deployment) -> None:
+    deployment.require("up")
+    cp = deployment.cp
+    before = cp.get(DEPLOY_PATH)["spec"]["template"]["metadata"]["annotations"][ROLLOUT_ANNOTATION]
+    deployment.pulumi.run("config", "set", "--path", "records.echo", "172.17.0.3")
+
+    ran = deployment.pulumi.run("preview", "--json", timeout=180)
+    preview = json.loads(ran.stdout)
+    changed = {
+        (s["urn"].split("::")[-2].split("$")[-1], s["urn"].split("::")[-1]): s
+        for s in preview["steps"]
+        if s["op"] != "same"
+    }
+    summary = {k: (s["op"], sorted((s.get("detailedDiff") or {}).keys())) for k, s in changed.items()}
+    assert summary == {
+        ("kubernetes:core/v1:ConfigMapPatch", "dns-corefile"): ("update", ["data.Corefile"]),
+        ("kubernetes:apps/v1:DeploymentPatch", "dns-rollout"): (
+            "update",
+            [f"spec.template.metadata.annotations.{ROLLOUT_ANNOTATION}"],
+        ),
+    }, json.dumps(summary, indent=1)
+    assert not [s for s in changed.values() if s.get("replaceReasons")]
+    assert preview["changeSummary"].get("update") == 2 and set(preview["changeSummary"]) == {"same", "update"}
+
+    deployment.pulumi.run("up", "--yes", "--skip-preview", timeout=240)
+    corefile = cp.get(CM_PATH)["data"]["Corefile"]
+    assert "172.17.0.3 echo.k8s.intra" in corefile and "172.17.0.2" not in corefile, corefile
+    after = cp.get(DEPLOY_PATH)["spec"]["template"]["metadata"]["annotations"][ROLLOUT_ANNOTATION]
+    assert after != before and after == config_hash(cp.get(CM_PATH)["data"])
+    deployment.done.add("change")
+
+
+def test_state_holds_no_plaintext_client_key(deployment: Deployment) -> None:
+    deployment.require("up")
+    key_b64 = deployment.client_key_b64
+    pem = base64.b64decode(key_b64).decode()
+    needles = {"client-key-data (base64)": key_b64, "client-key-data": "client-key-data"}
+    needles |= {f"key PEM line {i}": line for i, line in enumerate(pem.splitlines()) if len(line) >= 16}
+    # Nor any other private key (the Cilium chart's hubble certificates are Secrets too).
+    needles |= {"a PEM private key": "PRIVATE KEY"}
+    needles |= {f"a base64 PEM private key ({i})": n for i, n in enumerate(base64_needles(b"PRIVATE KEY"))}
+
+    export = deployment.export()
+    texts = {"pulumi stack export --show-secrets=false": json.dumps(export)}
+    for f in sorted(deployment.state_dir.rglob("*")):  # state, backups, history
+        if f.is_file():
+            texts[str(f.relative_to(deployment.state_dir))] = f.read_text(errors="replace")
+    leaks = [
+        f"{what} in {where}" for where, text in texts.items() for what, needle in needles.items() if needle in text
+    ]
+    assert not leaks, "the kubeconfig's client key is in plaintext:\n" + "\n".join(leaks)
+
+    providers = [r for r in export["deployment"]["resources"] if r["type"] == "pulumi:providers:kubernetes"]
+    assert len(providers) == 1
+    assert SECRET_SIG in providers[0]["inputs"]["kubeconfig"], "the provider's kubeconfig is not a secret"
+    assert providers[0]["inputs"]["clusterIdentifier"] == "homelab-e2e"
+
+
+def test_destroy_leaves_nothing_the_stack_created(deployment: Deployment) -> None:
+    deployment.require("up")
+    cp = deployment.cp
+    objects = stack_objects(deployment.export())
+    assert len(objects) > 40, f"the export lists too few objects: {objects}"
+    ran, sweeper = deployment.destroy()
+    deployment.timings["destroy_s"] = round(ran.seconds, 2)
+    deployment.timings["gc_sweeps"] = len(sweeper.swept)
+    assert ran.returncode == 0, f"pulumi destroy failed:\n{ran.tail()}"
+    assert not sweeper.errors, sweeper.errors
+
+    left = []
+    for obj in objects:
+        path = object_path(cp, obj)
+        if path is not None and get_or_none(cp, path) is not None:
+            left.append(f"{obj['kind']} {path}")
+    assert not left, "left in the API server after destroy:\n" + "\n".join(left)
+    assert not deployment.export()["deployment"].get("resources"), "the state still lists resources"
+
+    # kubeadm's objects stay. The Corefile is retained as it was (ConfigMapPatch has
+    # retain_on_delete): giving up data.Corefile, which the forced apply took from
+    # kubeadm, would delete the key and leave CoreDNS nothing to start with.
+    cm = cp.get(CM_PATH)
+    deploy = cp.get(DEPLOY_PATH)
+    corefile = (cm.get("data") or {}).get("Corefile") or ""
+    assert ".:53 {" in corefile and "kubernetes cluster.local" in corefile, corefile
+    assert "k8s.intra:53 {" in corefile, "the retained Corefile still serves the zones"
+    # The Deployment patch is given up: no rollout annotation, no field of ours.
+    assert ROLLOUT_ANNOTATION not in (deploy["spec"]["template"]["metadata"].get("annotations") or {})
+    managers = {m["manager"] for m in deploy["metadata"].get("managedFields") or []}
+    assert not [m for m in managers if m.startswith("pulumi-kubernetes")], managers
+    assert deploy["spec"]["template"]["spec"]["containers"][0]["image"].startswith("registry.k8s.io/coredns/")
+    deployment.done.add("destroy")
+
+
+def test_timings_against_the_empty_program_floor(deployment: Deployment) -> None:
+    deployment.require("up", "noop")
+    floor = [deployment.floor.run("preview", timeout=120).seconds for _ in range(2)]
+    t = deployment.timings
+    t["floor_preview_s"] = [round(s, 2) for s in floor]
+    noop = statistics.median(t["noop_preview_s"])
+    t["noop_over_floor"] = round(noop / statistics.median(floor), 2)
+    t["engine"] = deployment.pulumi.run("version").stdout.strip()
+    t["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    TIMINGS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    TIMINGS_FILE.write_text(json.dumps(t, indent=2) + "\n")
+    print(
+        f"\nengine timings (pulumi {t['engine']}): up {t['up_s']} s; no-op preview {t['noop_preview_s']} s; "
+        f"empty-program preview (floor) {t['floor_preview_s']} s; no-op/floor {t['noop_over_floor']}x"
+        f"{'; destroy ' + str(t['destroy_s']) + ' s' if 'destroy_s' in t else ''}  -> {TIMINGS_FILE}"
+    )
+    # Nothing was downloaded: the private home still holds only the one provider we put there.
+    plugins = sorted(p.name for p in (deployment.home / "plugins").iterdir() if p.is_dir())
+    assert plugins == [f"resource-kubernetes-v{requested_kubernetes_plugin()}"], plugins
