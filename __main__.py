@@ -22,7 +22,10 @@ for warning in settings.warnings:
     pulumi.log.warn(str(warning))
 
 cluster = KubeadmCluster(settings.cluster.name, settings.cluster)
-on_cluster = pulumi.ResourceOptions(provider=cluster.provider, depends_on=[cluster])
+# Everything below waits for the cluster through its provider, which waits for the
+# kubeconfig and every join. (A depends_on on the component itself would give each
+# child an edge to every node's commands: quadratic in the number of nodes.)
+on_cluster = pulumi.ResourceOptions(provider=cluster.provider)
 
 network = FlatNetwork("network", settings.network, opts=on_cluster)
 # MetalLB's pods need the CNI running first.

@@ -27,16 +27,21 @@ def stack_run(request: pytest.FixtureRequest) -> tuple[str, ProgramRun]:
 def closure(run: ProgramRun, r: Registered) -> set[str]:
     """Every URN `r` depends on, directly or through others."""
     index = run.by_urn()
+
+    def direct(x: Registered) -> list[str]:
+        # A resource also waits for its provider, which the engine creates first.
+        deps = list(x.dependencies) + [u for d in x.property_dependencies.values() for u in d]
+        return deps + ([x.provider_urn] if x.provider_urn else [])
+
     seen: set[str] = set()
-    todo = list(r.dependencies) + [u for deps in r.property_dependencies.values() for u in deps]
+    todo = direct(r)
     while todo:
         urn = todo.pop()
         if urn in seen:
             continue
         seen.add(urn)
         if urn in index:
-            dep = index[urn]
-            todo += dep.dependencies + [u for deps in dep.property_dependencies.values() for u in deps]
+            todo += direct(index[urn])
     return seen
 
 
