@@ -36,6 +36,7 @@ import base64
 import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -152,21 +153,25 @@ class Pulumi:
     def run(self, *args: str, timeout: float = 180.0, check: bool = True) -> Ran:
         argv = ["pulumi", *args, "--non-interactive"]
         start = time.monotonic()
+        # Its own session, so that a run cut short takes its plugins down with it.
+        proc = subprocess.Popen(
+            argv,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
         try:
-            proc = subprocess.run(
-                argv,
-                cwd=self.cwd,
-                env=self.env,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired as e:
-            out = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
             command = " ".join(argv)
             raise AssertionError(f"`{command}` timed out after {timeout} s; its output:\n{out[-4000:]}") from None
-        ran = Ran(argv, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
+        ran = Ran(argv, proc.returncode, stdout, stderr, time.monotonic() - start)
         if check and ran.returncode != 0:
             raise AssertionError(f"`{' '.join(argv)}` failed ({ran.returncode}) in {self.cwd}:\n{ran.tail()}")
         return ran
