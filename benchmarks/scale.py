@@ -28,7 +28,12 @@ SERIES: dict[str, list[int]] = {
     "policies": [10, 100, 1000],
     "records": [10, 100, 1000],
 }
-KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbenchmark\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
+def ssh_private_key() -> str:
+    from tests.support.keys import ssh_private_key as generate  # made per run; none is committed
+
+    return generate()
 
 
 def stack(nodes: int = 3, policies: int = 1, records: int = 1) -> dict[str, Any]:
@@ -44,7 +49,7 @@ def stack(nodes: int = 3, policies: int = 1, records: int = 1) -> dict[str, Any]
     return {
         "homelab:lan": {"cidr": "192.168.0.0/16", "gateway": "192.168.0.1", "dhcpRange": "192.168.0.100-192.168.0.199"},
         "homelab:cluster": {"name": "bench", "kubernetesVersion": "1.34.5", "endpoint": "192.168.0.10"},
-        "homelab:ssh": {"user": "lab", "privateKey": KEY},
+        "homelab:ssh": {"user": "lab", "privateKey": ssh_private_key()},
         "homelab:nodes": node_list,
         "homelab:network": {
             "bgp": {"enabled": True, "localAsn": 64512, "peerAsn": 64501, "peerAddress": "192.168.0.1"}

@@ -81,6 +81,7 @@ class KubeadmCluster(pulumi.ComponentResource):
             scripts.init_script(spec, init_config, extra_files),
             delete=scripts.reset_script(first),
             depends_on=prepared[first.name],
+            secret_stdout=True,  # belt and braces: the script already keeps kubeadm's output on the host
             # Init runs once. Later changes to the cluster configuration flow through
             # cluster-config, so a new control plane's SAN does not touch this resource.
             ignore_changes=["stdin"],

@@ -16,6 +16,7 @@ SUDO_BASH = 'if [ "$(id -u)" -eq 0 ]; then bash -s; else sudo -n bash -s; fi'
 STATE_DIR = "/etc/kubernetes/homelab"
 INIT_CONFIG = f"{STATE_DIR}/kubeadm-init.yaml"
 INIT_MARKER = f"{STATE_DIR}/initialised"
+INIT_LOG = f"{STATE_DIR}/kubeadm-init.log"
 JOIN_MARKER = f"{STATE_DIR}/joined"
 HEADER = (
     "#!/usr/bin/env bash\n# Rendered by homelab; safe to run again.\nset -euo pipefail\n"
@@ -153,7 +154,13 @@ fi
         + write_file(INIT_CONFIG, kubeadm_config)
         + _files(spec, extra_files)
         + vip
-        + f"""kubeadm init --config {INIT_CONFIG} --upload-certs
+        + f"""# kubeadm prints a join command with a bootstrap token and the certificate key:
+# keep its output in a root-only file, never in Pulumi's logs or state.
+if ! (umask 077; kubeadm init --config {INIT_CONFIG} --upload-certs > {INIT_LOG} 2>&1); then
+  echo "homelab: kubeadm init failed on {node.name}; the end of {INIT_LOG}:" >&2
+  tail -n 40 {INIT_LOG} | grep -viE 'token|certificate-key' >&2 || true
+  exit 1
+fi
 """
         + vip_after
         + f"""touch {INIT_MARKER}

@@ -92,7 +92,7 @@ def test_secrets_stay_secret(stack_run: tuple[str, ProgramRun]) -> None:
         assert "connection" in cmd.secret_inputs, f"{cmd.name}: SSH connection (private key) is not secret"
         assert cmd.inputs["connection"]["privateKey"] == TEST_SSH_KEY
         assert TEST_SSH_KEY not in cmd.inputs.get("stdin", ""), cmd.name
-    for cmd in commands(run, "-join-token") + commands(run, "-kubeconfig"):
+    for cmd in commands(run, "-join-token") + commands(run, "-kubeconfig") + commands(run, "-init"):
         assert {"stdout", "stderr"} <= set(cmd.additional_secret_outputs), cmd.name
         assert cmd.inputs["logging"] == "none", cmd.name
     for join in commands(run, "-join"):

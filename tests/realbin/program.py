@@ -30,6 +30,7 @@ import yaml
 
 from lab.mockrun import ROOT, ProgramRun, Registered
 from lab.render import render
+from tests.support.keys import ec_private_key_pem
 
 STACKS = ("dev", "prod")
 
@@ -95,8 +96,9 @@ def _fill_unknowns(obj: dict[str, Any]) -> list[str]:
         # server checks that tls.crt/tls.key exist and are strings, not what they hold.
         for key, value in (obj.get("stringData") or {}).items():
             if value is None:
-                what = "EC PRIVATE KEY" if key.endswith(".key") else "CERTIFICATE"
-                obj["stringData"][key] = _PLACEHOLDER_PEM.format(what=what)
+                obj["stringData"][key] = (
+                    ec_private_key_pem() if key.endswith(".key") else _PLACEHOLDER_PEM.format(what="CERTIFICATE")
+                )
                 filled.append(f".stringData.{key}")
         for key, value in (obj.get("data") or {}).items():
             if value is None:  # `data` values are base64 strings

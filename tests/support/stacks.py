@@ -11,9 +11,9 @@ import yaml
 from pulumi.runtime import mocks as pmocks
 
 from tests.support.harness import ROOT
+from tests.support.keys import TEST_SSH_KEY
 
 STACKS = ("dev", "prod")
-TEST_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nhomelab-test-key-not-real\n-----END OPENSSH PRIVATE KEY-----\n"
 FAKE_CA = "-----BEGIN CERTIFICATE-----\nhomelab-test-ca\n-----END CERTIFICATE-----\n"
 FAKE_TOKEN = "abcdef.0123456789abcdef"
 

@@ -27,8 +27,9 @@ case "$1" in
   init)
     mkdir -p /etc/kubernetes/manifests /var/lib/etcd/member
     touch /etc/kubernetes/manifests/kube-apiserver.yaml /etc/kubernetes/admin.conf
-    [ -f "$SANDBOX/fail" ] && { echo "kubeadm: init failed (test)" >&2; exit 1; }
-    touch /etc/kubernetes/kubelet.conf ;;
+    [ -f "$SANDBOX/fail" ] && { echo "kubeadm: init failed (test)" >&2; echo "--token SECRET-ON-FAIL" >&2; exit 1; }
+    touch /etc/kubernetes/kubelet.conf
+    echo "kubeadm join 192.168.2.10:6443 --token SECRET-TOKEN --certificate-key SECRET-KEY" ;;
   join)
     touch /etc/kubernetes/kubelet.conf
     [ -f "$SANDBOX/fail" ] && { echo "kubeadm: join failed (test)" >&2; exit 1; } ;;
@@ -117,6 +118,7 @@ def test_failed_init_is_retried_cleanly_then_never_run_again(sandbox: Sandbox) -
     sandbox.fail(True)
     first = sandbox.run(script)
     assert first.returncode != 0 and "init failed" in first.stderr
+    assert "SECRET" not in first.stdout + first.stderr  # the tail shown on failure hides token lines
     assert not sandbox.path(hs.INIT_MARKER).exists()
     assert [c.split()[0] for c in sandbox.calls()] == ["init"]
 
@@ -126,6 +128,9 @@ def test_failed_init_is_retried_cleanly_then_never_run_again(sandbox: Sandbox) -
     assert "leftovers of an unfinished kubeadm init" in second.stdout
     assert [c.split()[0] for c in sandbox.calls()] == ["init", "reset", "init"]
     assert sandbox.calls()[-1] == f"init --config {hs.INIT_CONFIG} --upload-certs"
+    assert "SECRET" not in second.stdout + second.stderr  # kubeadm's join line stays on the host
+    assert "SECRET-TOKEN" in sandbox.path(hs.INIT_LOG).read_text()
+    assert oct(sandbox.path(hs.INIT_LOG).stat().st_mode & 0o777) == "0o600"
     assert sandbox.path(hs.INIT_MARKER).exists()
     assert not sandbox.path("/var/lib/etcd/member").exists() or sandbox.path(hs.INIT_MARKER).exists()
 

@@ -27,8 +27,9 @@ from plugin.egress import egress_policies_args
 from plugin.inputs import PluginInputError, find_outputs
 from plugin.network import flat_network_args, load_balancer_args
 from plugin.tls import tls_secrets_args
+from tests.support.keys import ssh_private_key
 
-KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----\n"
+KEY = ssh_private_key()  # made now: no key material is committed
 
 
 @pytest.fixture(scope="module")

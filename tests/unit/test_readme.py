@@ -24,7 +24,7 @@ def test_scripts_named_in_the_readme_exist_and_run() -> None:
 
 def test_ci_runs_the_readme_test_command() -> None:
     assert "scripts/setup && scripts/test" in README
-    assert re.search(r"^scripts/test$", (ROOT / ".ci" / "run").read_text(), re.M)
+    assert re.search(r"^scripts/setup && scripts/test$", (ROOT / ".ci" / "run").read_text(), re.M)
 
 
 def test_documented_keys_are_the_project_config_schema() -> None:

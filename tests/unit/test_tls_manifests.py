@@ -7,13 +7,14 @@ import pytest
 from components.tls.check import args_problems, dns_san_problem, ip_san_problem, secret_problems
 from components.tls.manifests import allowed_uses, ca_cluster_issuer, tls_secret
 from components.tls.model import CertManagerIssuer, TlsSecretsArgs, TlsSecretSpec
+from tests.support.keys import ec_private_key_pem
 from tests.support.schema import validate_builtin
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
 
 def test_tls_secret_is_a_valid_kubernetes_tls_secret() -> None:
-    obj = tls_secret("web", "default", cert=PEM, key="-----BEGIN EC PRIVATE KEY-----\n", ca=PEM)
+    obj = tls_secret("web", "default", cert=PEM, key=ec_private_key_pem(), ca=PEM)
     assert obj["type"] == "kubernetes.io/tls"
     assert sorted(obj["stringData"]) == ["ca.crt", "tls.crt", "tls.key"]
     assert obj["metadata"] == {
