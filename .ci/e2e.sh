@@ -41,6 +41,8 @@ for i in json.load(open(sys.argv[1])):
     state = "UNAVAILABLE" if i["unavailable"] else ("cached" if i["cached"] else "missing")
     print(f"  {i['name']:22} {state:12} exact={i['exact']}")
 PY
+  # What the engine will find (the command and tls providers only when installed by hand).
+  pulumi plugin ls 2>&1 | sed 's/^/  /'
   # Floor: preview of an empty Python program (engine + language host + python start-up).
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT

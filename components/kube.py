@@ -26,7 +26,11 @@ def create_custom(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions) 
     )
 
 
+class InvalidArguments(pulumi.RunError, ValueError):
+    """A RunError: the Pulumi CLI prints its message alone, without a Python traceback."""
+
+
 def refuse_invalid(component: str, problems: Sequence[object]) -> None:
     """Components check their own args too (they are reused without lab/): all problems at once."""
     if problems:
-        raise ValueError(f"{component}: invalid arguments:\n" + "\n".join(f"  - {p}" for p in problems))
+        raise InvalidArguments(f"{component}: invalid arguments:\n" + "\n".join(f"  - {p}" for p in problems))

@@ -16,3 +16,4 @@ CERT_MANAGER_VERSION = "v1.19.1"
 ETCD_VERSION = "3.6.6"
 COREDNS_VERSION = "1.12.1"
 HELM_VERSION = "3.19.5"
+REGISTRY_VERSION = "3.1.2"  # distribution: the local machines' image registry

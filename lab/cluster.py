@@ -27,6 +27,7 @@ from components.validation import (
 )
 from components.versions import DEFAULT_KUBERNETES_VERSION, SUPPORTED_KUBERNETES_MINORS
 from lab.context import LabContext, Section
+from lab.packages import parse_image_repository, parse_registries
 
 VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
 ROLES = ("control-plane", "worker")
@@ -56,6 +57,25 @@ def parse_lan(raw: Any, problems: Problems) -> Lan:
     return Lan(cidr, gateway, dhcp)
 
 
+HOST_KEY = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-\S+)\s+[A-Za-z0-9+/]+={0,3}(\s.*)?$")
+
+
+def warn_unpinned_host_keys(nodes: list[NodeSpec], problems: Problems) -> None:
+    """One warning for the nodes whose host key is not pinned: SSH then trusts any key."""
+    unpinned = [n.name for n in nodes if not n.ssh.host_key]
+    if unpinned:
+        problems.warn(
+            "homelab:nodes",
+            f"no ssh.hostKey pinned for {', '.join(unpinned)}: any host key is accepted "
+            "(pin each with the key `ssh-keyscan -t ed25519 <address>` prints)",
+        )
+
+
+# Stands in for an unreadable key file during a preview; never sent anywhere (a preview
+# runs no command, and the commands diff against the key stored in the state).
+PREVIEW_KEY_PLACEHOLDER = "<homelab: SSH key file not read during preview>"
+
+
 def _read_key_file(path: str, key: str, problems: Problems, *, preview: bool) -> str | None:
     p = Path(os.path.expandvars(os.path.expanduser(path)))
     try:
@@ -64,9 +84,9 @@ def _read_key_file(path: str, key: str, problems: Problems, *, preview: bool) ->
         message = f"cannot read the SSH private key file {path!r} ({exc.strerror})"
         if preview:
             # A preview never connects (e.g. a pull-request runner without the key).
-            problems.warn(key, message + "; preview goes on, `pulumi up` will stop here")
-            return ""
-        problems.error(key, message)
+            problems.warn(key, message + "; preview goes on with the key in the state, `pulumi up` will stop here")
+            return PREVIEW_KEY_PLACEHOLDER
+        problems.error(key, message + ": `pulumi up` needs it to reach the nodes")
         return None
 
 
@@ -85,7 +105,10 @@ def parse_ssh(
     user = s.str("user", default.user if default else None)
     port = s.int("port", default.port if default else 22, lo=1, hi=65535) or 22
     host_key = s.str("hostKey")
+    if host_key is not None and not HOST_KEY.match(host_key.strip()):
+        problems.error(s.sub("hostKey"), "must be one public key as `ssh-keyscan` prints it: 'ssh-ed25519 AAAA...'")
     private_key: pulumi.Input[str] | None = default.private_key if default else None
+    key_from_state = default.key_from_state if default else False
     if "privateKey" in s.raw and "privateKeyPath" in s.raw:
         problems.error(s.sub("privateKey"), "give privateKey or privateKeyPath, not both")
     elif "privateKey" in s.raw:
@@ -97,9 +120,11 @@ def parse_ssh(
             )
         text = s.str("privateKey")
         private_key = pulumi.Output.secret(text) if text else None
+        key_from_state = False
     elif (path := s.str("privateKeyPath")) is not None:
         text = _read_key_file(path, s.sub("privateKeyPath"), problems, preview=preview)
         private_key = pulumi.Output.secret(text) if text is not None else None
+        key_from_state = text == PREVIEW_KEY_PLACEHOLDER
     if not user:
         problems.error(s.sub("user"), "an SSH user is required")
     if private_key is None and "privateKeyPath" not in s.raw and "privateKey" not in s.raw:
@@ -108,7 +133,7 @@ def parse_ssh(
         )
     if not user or private_key is None:
         return None
-    return SshAccess(user=user, private_key=private_key, port=port, host_key=host_key)
+    return SshAccess(user=user, private_key=private_key, port=port, host_key=host_key, key_from_state=key_from_state)
 
 
 def parse_version(text: str | None, key: str, problems: Problems) -> str | None:
@@ -253,6 +278,8 @@ def parse_cluster(
             "kubeProxy",
             "vipInterface",
             "apiServer",
+            "imageRepository",
+            "registries",
         }
     )
     name = c.str("name", "homelab") or "homelab"
@@ -273,6 +300,8 @@ def parse_cluster(
         if not _is_name_or_ip(san):
             problems.error(f"{c.sub('extraSans')}[{i}]", f"{san!r} is neither a DNS name nor an IP address")
     api_server = parse_api_server(c.mapping("apiServer"), problems)
+    image_repository = parse_image_repository(c)
+    registries = parse_registries(c, image_repository)
 
     default_ssh = (
         parse_ssh(ssh_raw, "homelab:ssh", problems, secret="homelab:ssh" in secret_keys, preview=preview)
@@ -343,6 +372,7 @@ def parse_cluster(
                 )
             )
 
+    warn_unpinned_host_keys(nodes, problems)
     cps = [n for n in nodes_raw if isinstance(n, Mapping) and n.get("role") == "control-plane"]
     if not cps:
         problems.error("homelab:nodes", "at least one node must have role: control-plane")
@@ -397,5 +427,7 @@ def parse_cluster(
             kube_proxy=c.bool("kubeProxy", False),
             vip_interface=c.str("vipInterface", "") or "",
             api_server=api_server,
+            image_repository=image_repository,
+            registries=registries,
         )
     return ClusterSettings(spec, context)

@@ -10,6 +10,7 @@ options that hide outputs. Tests assert on that, never on the program's internal
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import runpy
 from collections.abc import Callable, Mapping
@@ -17,8 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dill
 import pulumi
 from google.protobuf import json_format
+from pulumi.dynamic.dynamic import PROVIDER_KEY as DYNAMIC_PROVIDER_KEY
 from pulumi.runtime import mocks as pmocks
 from pulumi.runtime import rpc
 from pulumi.runtime.stack import run_pulumi_func
@@ -28,6 +31,8 @@ SECRET_SIG = rpc._special_secret_sig
 SIG_KEY = rpc._special_sig_key
 
 OutputHook = Callable[[pmocks.MockResourceArgs], Mapping[str, Any] | None]
+# The time dynamic providers see under mocks (2025-12-01T00:00:00Z).
+MOCK_NOW = 1_764_547_200.0
 
 
 @dataclass
@@ -129,11 +134,43 @@ class RecordingMonitor(pmocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
+class DynamicProviders:
+    """The engine's part for dynamic resources (`pulumi-python:dynamic...`): the resource's
+    own provider runs here, `check` then `create` (or `update` when `state` holds the
+    inputs of an earlier run, as in a second `pulumi up`). Its real code, not a stand-in.
+
+    Pass one instance as a hook to several runs to carry the state from one to the next.
+    A provider that reads the time does it through its `clock` attribute, which gets a
+    fixed clock here, so that two runs of the same program register the same inputs.
+    """
+
+    def __init__(self, now: float = MOCK_NOW) -> None:
+        self.state: dict[str, dict[str, Any]] = {}  # resource name -> the inputs `check` returned
+        self.now = now
+
+    def __call__(self, args: pmocks.MockResourceArgs) -> dict[str, Any] | None:
+        if not args.typ.startswith("pulumi-python:dynamic"):
+            return None
+        news = dict(args.inputs)
+        provider = dill.loads(base64.b64decode(news[DYNAMIC_PROVIDER_KEY]))
+        if hasattr(provider, "clock"):
+            provider.clock = lambda: self.now
+        olds = self.state.get(args.name, {})
+        checked = provider.check(olds, news)
+        if checked.failures:
+            raise ValueError(f"{args.name}: " + "; ".join(f"{f.property}: {f.reason}" for f in checked.failures))
+        inputs = dict(checked.inputs)
+        result = provider.update(f"{args.name}-id", olds, inputs) if olds else provider.create(inputs)
+        self.state[args.name] = inputs
+        return dict(result.outs or {})
+
+
 class LabMocks(pmocks.Mocks):
-    """Echo inputs as outputs; `hooks` add what a real provider would compute."""
+    """Echo inputs as outputs; dynamic resources run their own provider (DynamicProviders);
+    `hooks` add what a real provider would compute, and have the last word."""
 
     def __init__(self, hooks: list[OutputHook] | None = None) -> None:
-        self.hooks = hooks or []
+        self.hooks: list[OutputHook] = [DynamicProviders(), *(hooks or [])]
 
     def new_resource(self, args: pmocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(args.inputs)
@@ -182,16 +219,20 @@ def run(
     stack: str = "test",
     preview: bool = False,
     hooks: list[OutputHook] | None = None,
+    monitor: Callable[[pmocks.Mocks], RecordingMonitor] | None = None,
 ) -> ProgramRun:
-    """Run `program` under mocks; config values that aren't strings are JSON-encoded."""
+    """Run `program` under mocks; config values that aren't strings are JSON-encoded.
+
+    `monitor` makes the monitor from the mocks (tools.hostrun runs commands in it).
+    """
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)  # the mock Stack and every Output bind to the current loop
     encoded = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (config or {}).items()}
     pulumi.runtime.set_all_config(encoded, secret_keys or [])
-    monitor = RecordingMonitor(LabMocks(hooks))
+    recorder = (monitor or RecordingMonitor)(LabMocks(hooks))
     # A fresh root stack per run: the last run's is bound to its closed loop.
     pulumi.runtime.settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_mocks(recorder.mocks, project=project, stack=stack, preview=preview, monitor=recorder)
     # Outputs made outside a run (e.g. by settings tests) would be awaited forever.
     pulumi.runtime.settings.SETTINGS.outputs.clear()
     try:
@@ -199,14 +240,14 @@ def run(
             loop.run_until_complete(run_pulumi_func(program))
         except BaseException as err:
             # Tests check that a failing program registered nothing.
-            err.registered = list(monitor.registered)  # type: ignore[attr-defined]
+            err.registered = list(recorder.registered)  # type: ignore[attr-defined]
             raise
         outputs, secrets = loop.run_until_complete(_exports())
     finally:
         loop.close()
         # Code after the run (e.g. settings tests making Outputs) needs an open loop.
         asyncio.set_event_loop(asyncio.new_event_loop())
-    return ProgramRun(monitor.registered, outputs, secrets)
+    return ProgramRun(recorder.registered, outputs, secrets)
 
 
 async def _exports() -> tuple[dict[str, Any], set[str]]:

@@ -23,17 +23,20 @@ import hashlib
 import json
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pulumi.dynamic.dynamic import PROVIDER_KEY as DYNAMIC_PROVIDER_KEY
 from pulumi.runtime import mocks as pmocks
 
 from lab.mockrun import ROOT, ProgramRun, Registered, run_main
 
 REDACTED = "<redacted>"
 PLACEHOLDER_KEY = "<ssh-private-key from the stack>"
+SERIAL_AT_DEPLOY = "<serial from the state at deploy>"
+ZONE_SERIAL_TYPE = "pulumi-python:dynamic/dns:ZoneSerial"
 PLACEHOLDER_CA = "-----BEGIN CERTIFICATE-----\n<cluster CA, known after kubeadm init>\n-----END CERTIFICATE-----\n"
 _HEREDOC = re.compile(r"cat > (?P<path>\S+)\.tmp <<'HOMELAB_EOF'\n(?P<body>.*?)\nHOMELAB_EOF\n", re.S)
 
@@ -54,24 +57,64 @@ def _placeholder_kubeconfig() -> str:
     )
 
 
-def placeholder_service_ip(ref: str) -> str:
-    """A stable stand-in for a LoadBalancer IP that only the cluster knows: 192.0.2.0/24
-    is the documentation range (RFC 5737), so it can't be mistaken for a LAN address."""
-    return f"192.0.2.{int(hashlib.sha256(ref.encode()).hexdigest(), 16) % 254 + 1}"
+def resolved_at_deploy(ref: str) -> str:
+    """What the tree shows for a Service's LoadBalancer IP: only the cluster knows it."""
+    return f"<resolved at deploy: {ref}>"
 
 
-def placeholder_answers(args: pmocks.MockResourceArgs) -> dict[str, Any] | None:
-    """What real hosts and the cluster would answer, as markers: never a real secret."""
-    if args.typ == "kubernetes:core/v1:Service" and args.resource_id:
-        return {"status": {"loadBalancer": {"ingress": [{"ip": placeholder_service_ip(args.resource_id)}]}}}
-    if args.typ != "command:remote:Command":
-        return None
-    if args.name.endswith("-kubeconfig"):
-        return {"stdout": _placeholder_kubeconfig()}
-    if args.name.endswith("-join-token"):
-        info = {"token": "<join-token>", "caCertHash": "<ca-cert-hash>", "certificateKey": "<certificate-key>"}
-        return {"stdout": json.dumps(info)}
-    return {"stdout": ""}
+def placeholder_service_ip(ref: str, taken: Collection[str] = ()) -> str:
+    """A stable stand-in IP for the program run (records must parse as IPv4): from
+    192.0.2.0/24, the documentation range (RFC 5737), skipping addresses in `taken`."""
+    start = int(hashlib.sha256(ref.encode()).hexdigest(), 16) % 254
+    for step in range(254):
+        ip = f"192.0.2.{(start + step) % 254 + 1}"
+        if ip not in taken:
+            return ip
+    raise ValueError("no free stand-in address left in 192.0.2.0/24")
+
+
+class StandIns:
+    """The mock runtime's answers for what real hosts and the cluster would say.
+
+    Markers, never a real secret. A Service's IP must be an IPv4 address while the
+    program runs; the tree then shows `<resolved at deploy: ns/name>` in its place
+    (`mark`), so no stand-in address is mistaken for a real one. A file zone's SOA
+    serial lives in the stack's state: the tree shows SERIAL_AT_DEPLOY.
+    """
+
+    def __init__(self, avoid: str = "") -> None:
+        # Addresses the stack itself uses are never handed out as stand-ins.
+        self.avoid = set(re.findall(r"192\.0\.2\.\d+", avoid))
+        self.service_ips: dict[str, str] = {}  # stand-in IP -> Service ref
+
+    def service_ip(self, ref: str) -> str:
+        for ip, known in self.service_ips.items():
+            if known == ref:
+                return ip
+        ip = placeholder_service_ip(ref, self.avoid | set(self.service_ips))
+        self.service_ips[ip] = ref
+        return ip
+
+    def __call__(self, args: pmocks.MockResourceArgs) -> dict[str, Any] | None:
+        if args.typ == ZONE_SERIAL_TYPE:
+            # Held in the stack's state, which a render has none of.
+            return {"serial": SERIAL_AT_DEPLOY}
+        if args.typ == "kubernetes:core/v1:Service" and args.resource_id:
+            return {"status": {"loadBalancer": {"ingress": [{"ip": self.service_ip(args.resource_id)}]}}}
+        if args.typ != "command:remote:Command":
+            return None
+        if args.name.endswith("-kubeconfig"):
+            return {"stdout": _placeholder_kubeconfig()}
+        if args.name.endswith("-join-token"):
+            info = {"token": "<join-token>", "caCertHash": "<ca-cert-hash>", "certificateKey": "<certificate-key>"}
+            return {"stdout": json.dumps(info)}
+        return {"stdout": ""}
+
+    def mark(self, text: str) -> str:
+        """Stand-in addresses → the marker naming what the cluster will answer."""
+        for ip, ref in self.service_ips.items():
+            text = re.sub(rf"(?<![\d.]){re.escape(ip)}(?![\d])", resolved_at_deploy(ref), text)
+        return text
 
 
 def _unsecure(value: Any, key: str) -> Any:
@@ -171,7 +214,8 @@ def _intify(value: Any) -> Any:
 
 
 def _inputs(r: Registered, secrets: set[str]) -> dict[str, Any]:
-    inputs = _intify(dict(r.inputs))
+    # A dynamic resource's pickled provider says nothing to a reader.
+    inputs = _intify({k: v for k, v in r.inputs.items() if k != DYNAMIC_PROVIDER_KEY})
     if isinstance(inputs.get("connection"), dict):
         conn = dict(inputs["connection"])
         if conn.get("privateKey") is not None:
@@ -212,16 +256,26 @@ def _write_helm(out: Path, r: Registered, inputs: dict[str, Any]) -> None:
     _write(base / "chart.yaml", _dump(chart))
 
 
-def write_tree(run: ProgramRun, out: Path, secrets: set[str]) -> None:
-    if out.exists():
-        shutil.rmtree(out)
+def _strings(value: Any, fn: Callable[[str], str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _strings(v, fn) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strings(v, fn) for v in value]
+    return fn(value) if isinstance(value, str) else value
+
+
+def write_tree(run: ProgramRun, out: Path, secrets: set[str], *, mark: Callable[[str], str] = str) -> None:
+    """Write the tree into `out`, which must not exist (render() swaps it into place).
+
+    `mark` rewrites every string written (stand-ins → markers saying what they stand for).
+    """
     out.mkdir(parents=True)
     lines = sorted(f"{r.type} {r.name}" for r in run.resources)
     _write(out / "resources.txt", "\n".join(lines))
     outputs = {k: (REDACTED if k in run.secret_outputs else v) for k, v in run.outputs.items()}
-    _write(out / "outputs.yaml", _dump(_redact(outputs, secrets)))
+    _write(out / "outputs.yaml", _dump(_strings(_redact(outputs, secrets), mark)))
     for r in run.resources:
-        inputs = _inputs(r, secrets)
+        inputs = _strings(_inputs(r, secrets), mark)
         if r.type == "command:remote:Command":
             _write_command(out, r, inputs)
         elif r.type.startswith("kubernetes:helm.sh/"):
@@ -232,14 +286,45 @@ def write_tree(run: ProgramRun, out: Path, secrets: set[str]) -> None:
             _write(out / "other" / _safe(r.type) / f"{_safe(r.name)}.yaml", _dump(inputs))
 
 
+class StackNotFound(FileNotFoundError):
+    def __init__(self, stack: str, path: Path) -> None:
+        super().__init__(f"no stack {stack!r}: {path} does not exist")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
 def render(
     stack: str, out: Path, *, project_dir: Path = ROOT, config_overrides: Mapping[str, Any] | None = None
 ) -> ProgramRun:
-    config, secret_keys = stack_config(project_dir / "config" / f"Pulumi.{stack}.yaml")
-    config.update(config_overrides or {})
-    # Secure values were replaced by markers and key files never read, so no secret
-    # reaches the tree; the connection's key marker and secret outputs are redacted too.
-    secrets = {PLACEHOLDER_KEY}
-    run = run_main(config=config, secret_keys=secret_keys, stack=stack, hooks=[placeholder_answers])
-    write_tree(run, out, secrets)
+    """Render `stack` into `out`: all or nothing.
+
+    The tree is written beside `out` and renamed into place once complete. A failed
+    render also removes the previous tree, so a later `--diff` can't compare against
+    an old render as if it were this one.
+    """
+    stack_file = project_dir / "config" / f"Pulumi.{stack}.yaml"
+    if not stack_file.is_file():
+        raise StackNotFound(stack, stack_file)
+    staging = out.with_name(f".{out.name}.partial")
+    try:
+        config, secret_keys = stack_config(stack_file)
+        config.update(config_overrides or {})
+        # Secure values were replaced by markers and key files never read, so no secret
+        # reaches the tree; the connection's key marker and secret outputs are redacted too.
+        secrets = {PLACEHOLDER_KEY}
+        stand_ins = StandIns(avoid=stack_file.read_text() + json.dumps(config_overrides or {}))
+        run = run_main(config=config, secret_keys=secret_keys, stack=stack, hooks=[stand_ins])
+        _remove(staging)
+        write_tree(run, staging, secrets, mark=stand_ins.mark)
+        _remove(out)
+        staging.rename(out)
+    except BaseException:
+        _remove(staging)
+        _remove(out)
+        raise
     return run

@@ -19,6 +19,13 @@ def _files(root: Path) -> dict[str, str]:
 
 
 def compare(base: Path, head: Path) -> list[Change]:
+    """Changes from `base` to `head`; both must be directories (a missing one is an error,
+    not an empty render: that would list every object as added or removed)."""
+    for side, root in (("base", base), ("head", head)):
+        if not root.is_dir():
+            raise NotADirectoryError(
+                f"{side} {root} is not a directory (render it first: scripts/render <stack> --out {root})"
+            )
     a, b = _files(base), _files(head)
     changes: list[Change] = []
     for path in sorted(set(a) | set(b)):

@@ -4,29 +4,47 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
 
+from components.cluster.backup import EtcdBackup
 from components.cluster.model import ClusterSpec
 from components.dns import DnsZonesArgs
 from components.egress import EgressPoliciesArgs
 from components.loadbalancer.model import LoadBalancerArgs
+from components.namespaces import NamespacesArgs
 from components.network.model import FlatNetworkArgs
 from components.tls import TlsSecretsArgs
 from components.validation import Problem, Problems
 from components.versions import CILIUM_VERSION
+from lab.backup import parse_backup
 from lab.cluster import parse_cluster
 from lab.context import LabContext
 from lab.dns import parse_dns
 from lab.egress import parse_egress
 from lab.loadbalancer import parse_load_balancer
+from lab.namespaces import parse_namespaces
 from lab.network import parse_network
+from lab.packages import kubernetes_version_of, parse_packages
 from lab.tls import parse_tls
 
 PROJECT = "homelab"
-KEYS = ("lan", "cluster", "ssh", "nodes", "network", "loadBalancer", "dns", "egress", "tls")
+KEYS = (
+    "lan",
+    "cluster",
+    "ssh",
+    "nodes",
+    "packages",
+    "network",
+    "loadBalancer",
+    "dns",
+    "egress",
+    "tls",
+    "backup",
+    "namespaces",
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +56,8 @@ class LabSettings:
     dns: DnsZonesArgs | None = None
     egress: EgressPoliciesArgs | None = None
     tls: TlsSecretsArgs | None = None
+    backup: EtcdBackup | None = None  # None: no homelab:backup section, no snapshot timers
+    namespaces: NamespacesArgs | None = None  # None: none to ensure (or homelab:namespaces.create false)
     warnings: tuple[Problem, ...] = ()
 
 
@@ -69,6 +89,7 @@ def build_settings(raw: Mapping[str, Any], secret_keys: set[str], *, preview: bo
         raw.get("lan"), raw.get("cluster"), raw.get("ssh"), raw.get("nodes", []), secret_keys, problems, preview=preview
     )
     control_planes = [n.name for n in cluster.spec.control_planes] if cluster.spec else []
+    packages = parse_packages(raw.get("packages"), problems, kubernetes_version_of(raw.get("cluster")))
     # Every section is checked even when an earlier one failed: all problems at once.
     network = parse_network(raw.get("network"), cluster.context, problems, control_planes)
     load_balancer = parse_load_balancer(raw.get("loadBalancer"), cluster.context, problems, network)
@@ -81,16 +102,22 @@ def build_settings(raw: Mapping[str, Any], secret_keys: set[str], *, preview: bo
         dns_reject_code=network.dns_proxy.reject_response_code if network else None,
     )
     tls = parse_tls(raw.get("tls"), cluster.context, problems)
+    backup = parse_backup(raw.get("backup"), problems)
+    namespaces = parse_namespaces(
+        raw.get("namespaces"), problems, network=network, load_balancer=load_balancer, egress=egress, tls=tls
+    )
     problems.raise_if_any()
     assert cluster.spec is not None and network is not None  # no errors means complete settings
     return LabSettings(
-        cluster=cluster.spec,
+        cluster=replace(cluster.spec, packages=packages),
         context=cluster.context,
         network=network,
         load_balancer=load_balancer,
         dns=dns,
         egress=egress,
         tls=tls,
+        backup=backup,
+        namespaces=namespaces,
         warnings=tuple(problems.warnings),
     )
 

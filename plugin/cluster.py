@@ -16,12 +16,24 @@ import pulumi
 from components.cluster.apiserver_config import conflicts
 from components.cluster.component import KubeadmCluster as RealKubeadmCluster
 from components.cluster.model import (
+    PKGS_K8S_IO,
     ApiServerConfig,
     ClusterSpec,
     JwtIssuer,
     NodeSpec,
+    PackageSource,
+    RegistryHost,
     SshAccess,
     WebhookAuthorizer,
+)
+from components.cluster.sources import (
+    check_apt_repository,
+    check_armored_key,
+    check_image_repository,
+    check_package_version,
+    check_pem_certificate,
+    check_registry_host,
+    check_url,
 )
 from components.validation import DNS1123_LABEL, DNS1123_SUBDOMAIN, Problems
 from components.versions import DEFAULT_KUBERNETES_VERSION, KUBE_VIP_VERSION, SUPPORTED_KUBERNETES_MINORS
@@ -159,6 +171,30 @@ class ApiServerSettings(TypedDict):
     """Extra kube-apiserver flags, without the leading --."""
 
 
+class PackageSettings(TypedDict):
+    """Where the hosts get kubelet, kubeadm and kubectl (default: pkgs.k8s.io and its key)."""
+
+    apt_repository: NotRequired[str]
+    """A flat apt repository URL like pkgs.k8s.io's; {minor} stands for e.g. v1.34."""
+    signing_key: NotRequired[str]
+    """The repository's ASCII-armored public key, inline."""
+    signing_key_url: NotRequired[str]
+    """Where hosts fetch the key (default: <aptRepository>Release.key)."""
+    package_version: NotRequired[str]
+    """An exact Debian version of the packages, e.g. 1.34.5-1.1 (default: the newest of the cluster's version)."""
+
+
+class RegistrySettings(TypedDict):
+    """How containerd reaches one registry (a hosts.toml on every node)."""
+
+    host: str
+    """host[:port] as written in image references."""
+    insecure: NotRequired[bool]
+    """Plain HTTP."""
+    ca_cert: NotRequired[str]
+    """PEM of the CA that signed the registry's HTTPS certificate."""
+
+
 class KubeadmClusterArgs(TypedDict):
     """Inputs of KubeadmCluster."""
 
@@ -194,6 +230,12 @@ class KubeadmClusterArgs(TypedDict):
     """kube-vip image (default: the version this package pins)."""
     api_server: NotRequired[ApiServerSettings]
     """Structured authentication/authorization and extra API server flags."""
+    packages: NotRequired[PackageSettings]
+    """Where the hosts get kubelet, kubeadm and kubectl (a mirror, an air-gapped repository)."""
+    image_repository: NotRequired[str]
+    """kubeadm's imageRepository, also the pause image's (default registry.k8s.io)."""
+    registries: NotRequired[list[RegistrySettings]]
+    """containerd's per-registry settings (plain HTTP or a private CA) on every node."""
 
 
 class ClusterNodeInfo(TypedDict):
@@ -271,6 +313,51 @@ def _api_server(raw: Mapping[str, Any] | None, problems: Problems) -> ApiServerC
     for arg, why in conflicts(cfg):
         problems.error(f"apiServer.extraArgs.{arg}", why)
     return cfg
+
+
+def _packages(raw: Mapping[str, Any] | None, version: str, problems: Problems) -> PackageSource:
+    raw = raw or {}
+    repo = text(raw.get("apt_repository", PKGS_K8S_IO))
+    if problem := check_apt_repository(repo):
+        problems.error("packages.aptRepository", problem)
+    key = text(raw.get("signing_key", ""))
+    key_url = text(raw.get("signing_key_url", ""))
+    if key and key_url:
+        problems.error("packages.signingKeyUrl", "give signingKey or signingKeyUrl, not both")
+    if key and (problem := check_armored_key(key)):
+        problems.error("packages.signingKey", problem)
+    if key_url and (problem := check_url(key_url, "a signing key")):
+        problems.error("packages.signingKeyUrl", problem)
+    pkg_version = text(raw.get("package_version", ""))
+    if pkg_version and (problem := check_package_version(pkg_version, version)):
+        problems.error("packages.packageVersion", problem)
+    return PackageSource(
+        apt_repository=repo if repo.endswith("/") else repo + "/",
+        signing_key=key.strip() + "\n" if key else "",
+        signing_key_url=key_url,
+        package_version=pkg_version,
+    )
+
+
+def _registries(raw: Any, problems: Problems) -> tuple[RegistryHost, ...]:
+    out: list[RegistryHost] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw or []):
+        key = f"registries[{i}]"
+        host = text(item.get("host", ""))
+        if problem := check_registry_host(host):
+            problems.error(f"{key}.host", problem)
+        elif host in seen:
+            problems.error(f"{key}.host", f"{host!r} is listed twice")
+        seen.add(host)
+        insecure = bool(item.get("insecure", False))
+        ca = text(item.get("ca_cert", ""))
+        if ca and (problem := check_pem_certificate(ca)):
+            problems.error(f"{key}.caCert", problem)
+        if ca and insecure:
+            problems.error(f"{key}.caCert", "a CA certificate is for HTTPS; insecure: true means plain HTTP")
+        out.append(RegistryHost(host=host, insecure=insecure, ca_cert=ca.strip() + "\n" if ca else ""))
+    return tuple(out)
 
 
 def _private_key(
@@ -385,6 +472,11 @@ def cluster_spec(args: Mapping[str, Any], default_name: str) -> ClusterSpec:
             if not DNS1123_SUBDOMAIN.match(san):
                 problems.error(f"extraSans[{i}]", f"{san!r} is neither a DNS name nor an IP address")
     api_server = _api_server(args.get("api_server"), problems)
+    packages = _packages(args.get("packages"), version, problems)
+    image_repository = text(args.get("image_repository", ""))
+    if image_repository and (problem := check_image_repository(image_repository)):
+        problems.error("imageRepository", problem)
+    registries = _registries(args.get("registries"), problems)
     raise_if_any("KubeadmCluster", problems)
     return ClusterSpec(
         name=name,
@@ -401,6 +493,9 @@ def cluster_spec(args: Mapping[str, Any], default_name: str) -> ClusterSpec:
         vip_interface=text(args.get("vip_interface", "")),
         api_server=api_server,
         kube_vip_image=text(args.get("kube_vip_image", f"ghcr.io/kube-vip/kube-vip:{KUBE_VIP_VERSION}")),
+        packages=packages,
+        image_repository=image_repository,
+        registries=registries,
     )
 
 

@@ -14,6 +14,8 @@ from pulumi_command import remote
 
 from components.cluster import host_scripts as scripts
 from components.cluster.apiserver_config import config_files
+from components.cluster.backup import EtcdBackup
+from components.cluster.day_two import add_cert_expiry, add_etcd_backups, add_preflight
 from components.cluster.kubeadm_config import render_init, render_join
 from components.cluster.model import ClusterSpec, NodeSpec
 from components.kube import inherited_depends_on
@@ -47,17 +49,27 @@ class KubeadmCluster(pulumi.ComponentResource):
 
     Resources per node (names prefixed with the component's), so adding a node
     touches only that node:
+      <node>-preflight     the read-only probe of `scripts/lab check`, run once per new host
       <node>-prepare       host preparation (opt out with NodeSpec.prepare=False)
       <node>-join-token    fresh token (+ certificate key) made on the first control plane
       <node>-join          `kubeadm join`; deleting it runs `kubeadm reset` on the node
       <node>-membership    on the first control plane; deleting it drains and deletes the Node
+      <cp>-etcd-backup     per control plane, with `backup`: the etcd snapshot timer
+      <cp>-cert-expiry     per control plane: `kubeadm certs check-expiration`, read daily
     and once: <first>-init, cluster-config, kubeconfig, and the Kubernetes provider.
     """
 
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
 
-    def __init__(self, name: str, spec: ClusterSpec, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        spec: ClusterSpec,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        backup: EtcdBackup | None = None,
+    ) -> None:
         super().__init__("homelab:cluster:KubeadmCluster", name, None, opts)
         self.spec = spec
         # What the caller made this cluster wait for holds back every command too.
@@ -66,13 +78,15 @@ class KubeadmCluster(pulumi.ComponentResource):
         init_config = render_init(spec)
         extra_files = config_files(spec)
 
+        # A host new to the stack is probed first; a fatal finding stops `up` before its
+        # prepare (components/cluster/day_two.py, the rules of `scripts/lab check`).
+        preflights, preflight_ok = add_preflight(self._command, name, spec)
         prepared: dict[str, list[pulumi.Resource]] = {}
         for node in spec.nodes:
-            deps: list[pulumi.Resource] = []
+            deps: list[pulumi.Resource] = [preflights[node.name]]
             if node.prepare:
-                deps.append(
-                    self._command(f"{name}-{node.name}-prepare", node, scripts.prepare_script(spec.kubernetes_version))
-                )
+                prepare = preflight_ok[node.name].apply(lambda _, s=spec: scripts.prepare_script(s))
+                deps.append(self._command(f"{name}-{node.name}-prepare", node, prepare))
             prepared[node.name] = deps
 
         init = self._command(
@@ -128,11 +142,16 @@ class KubeadmCluster(pulumi.ComponentResource):
             self._command(
                 f"{name}-{node.name}-membership",
                 first,
-                "true\n",
+                None,  # nothing to run at create: no SSH session on the first control plane
                 delete=scripts.drain_script(node),
                 depends_on=[join],
             )
 
+        # Day two: per control plane, after its init or join (components/cluster/day_two.py).
+        members: dict[str, pulumi.Resource] = {first.name: init, **joins}
+        if backup is not None:
+            add_etcd_backups(self._command, name, spec, backup, members)
+        self.certificate_expiry = add_cert_expiry(self._command, name, spec, members)
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
@@ -150,6 +169,7 @@ class KubeadmCluster(pulumi.ComponentResource):
                 "apiEndpoint": self.api_endpoint,
                 "caCertificate": self.ca_certificate,
                 "nodes": self.nodes,
+                "certificateExpiry": self.certificate_expiry,
             }
         )
 
@@ -169,7 +189,7 @@ class KubeadmCluster(pulumi.ComponentResource):
         self,
         resource_name: str,
         node: NodeSpec,
-        script: pulumi.Input[str],
+        script: pulumi.Input[str] | None,
         *,
         delete: str | None = None,
         depends_on: list[pulumi.Resource] | None = None,
@@ -178,17 +198,20 @@ class KubeadmCluster(pulumi.ComponentResource):
     ) -> remote.Command:
         args: dict[str, Any] = {
             "connection": _connection(node),
-            "create": scripts.SUDO_BASH,
-            "stdin": script,
             # Replace when the command moves to another machine.
             "triggers": [node.address],
         }
+        if script is not None:  # None: a command that only acts on delete, never connects before
+            args |= {"create": scripts.SUDO_BASH, "stdin": script}
         if delete is not None:
             # The provider feeds `stdin` (the create script) to delete too, so the
             # delete script travels on the command line instead; it holds no secret.
             args["delete"] = scripts.sudo_bash_c(delete)
         if secret_stdout:
             args["logging"] = remote.Logging.NONE
+        if node.ssh.key_from_state:
+            # A preview without the key file: compare against the stored key, not the placeholder.
+            ignore_changes = [*(ignore_changes or []), "connection.privateKey"]
         return remote.Command(
             resource_name,
             **args,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 
+from components.cluster.containerd import CERTS_DIR, HOSTS_MARKER, config_edits, pause_image, registry_files
 from components.cluster.kube_vip import ADMIN_CONF, MANIFEST_PATH, SUPER_ADMIN_CONF, render_kube_vip
 from components.cluster.model import ClusterSpec, NodeSpec
 
@@ -45,12 +46,107 @@ def write_file(path: str, content: str, mode: str = "0600") -> str:
     )
 
 
-def prepare_script(kubernetes_version: str) -> str:
-    """Kernel modules, sysctls, swap off, containerd (systemd cgroups), pinned kube packages."""
+KEYRING_DIR = "/etc/apt/keyrings"
+
+
+def _package_source_vars(spec: ClusterSpec, minor: str) -> str:
+    """Shell variables naming where the packages and images come from (shown in the render)."""
+    pkgs = spec.packages
+    inline = bool(pkgs.signing_key)
+    keyring = f"{KEYRING_DIR}/kubernetes-apt-keyring.{'asc' if inline else 'gpg'}"
+    values = {
+        "K8S_REPO": pkgs.repository(minor),
+        "K8S_KEY_URL": pkgs.key_url(minor),
+        "K8S_KEYRING": keyring,
+        "K8S_PKG_VERSION": pkgs.package_version,
+        # curl and gpg only fetch and dearmor a key given by URL
+        "KEY_TOOLS": "" if inline else "curl gpg",
+    }
+    return "".join(f"{k}={shlex.quote(v) if v else chr(34) * 2}\n" for k, v in values.items())
+
+
+def _signing_key_lines(spec: ClusterSpec) -> str:
+    """An inline key is written as is: apt reads ASCII-armored keys from a .asc file."""
+    if not spec.packages.signing_key:
+        return ""
+    return "\n# The Kubernetes repository's signing key, from the stack.\n" + write_file(
+        f"{KEYRING_DIR}/kubernetes-apt-keyring.asc", spec.packages.signing_key, mode="0644"
+    )
+
+
+def _registry_lines(spec: ClusterSpec) -> str:
+    """hosts.toml (and CA) per configured registry; containerd reads them on every pull.
+
+    Directories this script wrote for registries no longer in the stack are removed; any
+    other file under certs.d is left alone.
+    """
+    files = registry_files(spec)
+    hosts = " ".join(sorted({r.host for r in spec.registries}))
+    return (
+        "\n# Registry settings (containerd's config_path); a change needs no restart.\n"
+        + "".join(write_file(path, content, mode="0644") for path, content in sorted(files.items()))
+        + f"""homelab_registries={shlex.quote(f" {hosts} ")}
+for dir in {CERTS_DIR}/*/; do
+  dir="${{dir%/}}"
+  if [ -f "$dir/hosts.toml" ] && grep -qxF {shlex.quote(HOSTS_MARKER)} "$dir/hosts.toml"; then
+    case "$homelab_registries" in
+      *" ${{dir##*/}} "*) ;;
+      *) rm -rf "$dir" ;;
+    esac
+  fi
+done
+"""
+    )
+
+
+def containerd_section(spec: ClusterSpec) -> str:
+    """The prepare script's containerd part: config (restart on change only) and registries."""
+    edits = "".join(f" \\\n  -e {shlex.quote(e)}" for e in config_edits(spec))
+    return (
+        r"""# containerd with the systemd cgroup driver (the kubelet uses systemd too), the sandbox
+# image kubeadm expects (from the configured image repository), and registry settings
+# read from /etc/containerd/certs.d. Restarted only when its config changes.
+if [ -z "$(installed_version containerd)" ] && [ -z "$(installed_version containerd.io)" ]; then
+  apt-get update -q
+  apt-get install -y -q containerd
+fi
+mkdir -p /etc/containerd
+containerd config default | sed -E@EDITS@ \
+  > /etc/containerd/config.toml.homelab
+for want in 'SystemdCgroup = true' @IMAGE@ 'config_path = "/etc/containerd/certs.d"'; do
+  if ! grep -qF -- "$want" /etc/containerd/config.toml.homelab; then
+    rm -f /etc/containerd/config.toml.homelab
+    echo "homelab: this containerd's default config has no place for: $want" >&2
+    exit 1
+  fi
+done
+# Where root cannot lower OOM scores (LXC/nspawn nodes lack CAP_SYS_RESOURCE), runc fails to
+# start any container ("can't get final child's PID") unless containerd keeps containers'
+# scores at or above its own.
+if ! (echo -1 > /proc/self/oom_score_adj) 2>/dev/null; then
+  sed -i 's/restrict_oom_score_adj = false/restrict_oom_score_adj = true/' /etc/containerd/config.toml.homelab
+fi
+if cmp -s /etc/containerd/config.toml.homelab /etc/containerd/config.toml; then
+  rm -f /etc/containerd/config.toml.homelab
+else
+  mv -f /etc/containerd/config.toml.homelab /etc/containerd/config.toml
+  systemctl restart containerd
+fi
+systemctl enable --now containerd >/dev/null
+""".replace("@EDITS@", edits).replace("@IMAGE@", shlex.quote(f'"{pause_image(spec)}"'))
+        + _registry_lines(spec)
+    )
+
+
+def prepare_script(spec: ClusterSpec) -> str:
+    """Kernel modules, sysctls, swap off, containerd (systemd cgroups, sandbox image, registries),
+    kubelet/kubeadm/kubectl pinned from the configured apt repository."""
+    kubernetes_version = spec.kubernetes_version
     minor = ".".join(kubernetes_version.split(".")[:2])
     return (
         HEADER
-        + f'K8S_VERSION="{kubernetes_version}"\nK8S_MINOR="v{minor}"\n'
+        + f'K8S_VERSION="{kubernetes_version}"\n'
+        + _package_source_vars(spec, minor)
         + r"""export DEBIAN_FRONTEND=noninteractive
 
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -58,16 +154,42 @@ if ! command -v apt-get >/dev/null 2>&1; then
   exit 1
 fi
 
-# Kernel modules and sysctls the kubelet and the CNI need, now and at boot.
-printf 'overlay\nbr_netfilter\n' > /etc/modules-load.d/homelab-k8s.conf
-modprobe overlay
-modprobe br_netfilter
+# Kernel modules the kubelet and the CNI need, now and at boot. One the kernel already has
+# (built in, or loaded) needs no modprobe: LXC/nspawn nodes and custom kernels may have no
+# /lib/modules to load from. Only real modules are listed for loading at boot.
+modules_at_boot=""
+need_module() {  # module, then a check that passes once the kernel has it
+  local module="$1"
+  shift
+  if ! "$@"; then
+    if ! command -v modprobe >/dev/null 2>&1; then
+      echo "homelab: the kernel lacks $module and modprobe is missing (apt-get install kmod)" >&2
+      exit 1
+    fi
+    if ! modprobe "$module" || ! "$@"; then
+      echo "homelab: kernel module $module is neither built in nor loadable (modprobe $module); the kubelet and the CNI need it" >&2
+      exit 1
+    fi
+  fi
+  if grep -qs "^$module " /proc/modules; then
+    modules_at_boot="$modules_at_boot$module"$'\n'
+  fi
+}
+need_module overlay grep -qw overlay /proc/filesystems
+need_module br_netfilter test -d /proc/sys/net/bridge
+if [ -n "$modules_at_boot" ]; then
+  printf '%s' "$modules_at_boot" > /etc/modules-load.d/homelab-k8s.conf
+else
+  rm -f /etc/modules-load.d/homelab-k8s.conf
+fi
+# Only the project's own sysctls: `sysctl --system` would also apply the distribution's
+# files, whose global keys (kernel.pid_max, fs.protected_*) are read-only in a container.
 cat > /etc/sysctl.d/99-homelab-k8s.conf <<'SYSCTL'
 net.ipv4.ip_forward = 1
 net.bridge.bridge-nf-call-iptables = 1
 net.bridge.bridge-nf-call-ip6tables = 1
 SYSCTL
-sysctl --system >/dev/null
+sysctl -p /etc/sysctl.d/99-homelab-k8s.conf >/dev/null
 
 # The kubelet refuses to run with swap on.
 swapoff -a
@@ -76,41 +198,51 @@ systemctl mask --now swap.target >/dev/null 2>&1 || true
 
 installed_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || true; }
 
-# containerd with the systemd cgroup driver (the kubelet uses systemd too).
-if [ -z "$(installed_version containerd)" ] && [ -z "$(installed_version containerd.io)" ]; then
-  apt-get update -q
-  apt-get install -y -q containerd
-fi
-mkdir -p /etc/containerd
-if ! grep -q 'SystemdCgroup = true' /etc/containerd/config.toml 2>/dev/null; then
-  containerd config default > /etc/containerd/config.toml
-  sed -i 's/SystemdCgroup = false/SystemdCgroup = true/' /etc/containerd/config.toml
-  systemctl restart containerd
-fi
-systemctl enable --now containerd >/dev/null
-
-# kubelet, kubeadm, kubectl from pkgs.k8s.io, pinned and held.
+"""
+        + containerd_section(spec)
+        + _signing_key_lines(spec)
+        + r"""
+# kubelet, kubeadm, kubectl from the Kubernetes apt repository, pinned and held.
 if [ "$(installed_version kubeadm)" != "" ] && [ "$(installed_version kubeadm | cut -d- -f1)" = "$K8S_VERSION" ] \
   && [ "$(installed_version kubelet | cut -d- -f1)" = "$K8S_VERSION" ] \
   && [ "$(installed_version kubectl | cut -d- -f1)" = "$K8S_VERSION" ]; then
   echo "homelab: kubernetes packages $K8S_VERSION already installed"
 else
-  apt-get update -q
-  apt-get install -y -q apt-transport-https ca-certificates curl gpg conntrack socat
+  needed=""
+  for pkg in apt-transport-https ca-certificates conntrack socat $KEY_TOOLS; do
+    [ -n "$(installed_version "$pkg")" ] || needed="$needed $pkg"
+  done
+  if [ -n "$needed" ]; then
+    apt-get update -q
+    # shellcheck disable=SC2086 # a list of package names
+    apt-get install -y -q $needed
+  fi
   install -m 0755 -d /etc/apt/keyrings
-  curl -fsSL "https://pkgs.k8s.io/core:/stable:/${K8S_MINOR}/deb/Release.key" \
-    | gpg --dearmor --yes -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
-  echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/${K8S_MINOR}/deb/ /" \
-    > /etc/apt/sources.list.d/kubernetes.list
+  if [ -n "$K8S_KEY_URL" ]; then
+    curl -fsSL "$K8S_KEY_URL" | gpg --dearmor --yes -o "$K8S_KEYRING"
+  fi
+  echo "deb [signed-by=$K8S_KEYRING] $K8S_REPO /" > /etc/apt/sources.list.d/kubernetes.list
   apt-get update -q
-  PKG_VERSION="$(apt-cache madison kubeadm | awk -v v="$K8S_VERSION" '$3 ~ "^"v"-" {print $3; exit}')"
+  if [ -n "$K8S_PKG_VERSION" ]; then
+    PKG_VERSION="$(apt-cache madison kubeadm | awk -v v="$K8S_PKG_VERSION" '$3 == v {print $3; exit}')"
+  else
+    PKG_VERSION="$(apt-cache madison kubeadm | awk -v v="$K8S_VERSION" '$3 ~ "^"v"-" {print $3; exit}')"
+  fi
   if [ -z "$PKG_VERSION" ]; then
-    echo "homelab: kubeadm $K8S_VERSION is not in pkgs.k8s.io ${K8S_MINOR}" >&2
+    echo "homelab: kubeadm ${K8S_PKG_VERSION:-$K8S_VERSION} is not in $K8S_REPO" >&2
     exit 1
   fi
+  # Where the repository has them (pkgs.k8s.io does): kubernetes-cni (Cilium brings its own
+  # plugin) and cri-tools (crictl, used when the API server certificate is reissued; kubeadm
+  # >= 1.32 no longer pulls it in).
+  extra=""
+  for pkg in kubernetes-cni cri-tools; do
+    if apt-cache show "$pkg" >/dev/null 2>&1; then extra="$extra $pkg"; fi
+  done
   apt-mark unhold kubelet kubeadm kubectl >/dev/null 2>&1 || true
+  # shellcheck disable=SC2086 # a list of package names
   apt-get install -y -q --allow-downgrades \
-    "kubelet=$PKG_VERSION" "kubeadm=$PKG_VERSION" "kubectl=$PKG_VERSION" kubernetes-cni
+    "kubelet=$PKG_VERSION" "kubeadm=$PKG_VERSION" "kubectl=$PKG_VERSION" $extra
   apt-mark hold kubelet kubeadm kubectl >/dev/null
 fi
 systemctl enable kubelet >/dev/null

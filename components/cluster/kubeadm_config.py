@@ -66,6 +66,10 @@ def cluster_configuration(spec: ClusterSpec) -> dict[str, Any]:
         # per-node podCIDRs Cilium uses (ipam.mode: kubernetes).
         "apiServer": api_server,
     }
+    if spec.image_repository:
+        # Every control-plane image, CoreDNS and pause come from here (kubeadm drops
+        # the coredns/ sub-path outside registry.k8s.io).
+        doc["imageRepository"] = spec.image_repository
     if not spec.kube_proxy:
         doc["proxy"] = {"disabled": True}
     return doc

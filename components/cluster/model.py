@@ -20,6 +20,9 @@ class SshAccess:
     private_key: pulumi.Input[str]  # always a secret Output when built by lab.settings
     port: int = 22
     host_key: str | None = None  # pin the host's public key when known
+    # Preview only: the key could not be read, `private_key` is a placeholder and the
+    # commands keep the key stored in the state (no spurious connection diff).
+    key_from_state: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,44 @@ class ApiServerConfig:
         return bool(self.authorizers)
 
 
+PKGS_K8S_IO = "https://pkgs.k8s.io/core:/stable:/{minor}/deb/"
+DEFAULT_IMAGE_REPOSITORY = "registry.k8s.io"  # kubeadm's own default
+
+
+@dataclass(frozen=True)
+class PackageSource:
+    """Where the hosts get kubelet, kubeadm and kubectl: a flat apt repository and its key.
+
+    The defaults are pkgs.k8s.io's repository for the cluster's minor and its Release.key.
+    A mirror (or an air-gapped copy) sets `apt_repository`, and a key inline or by URL.
+    """
+
+    apt_repository: str = PKGS_K8S_IO  # "{minor}" becomes v1.34 (the cluster's minor)
+    signing_key: str = ""  # an ASCII-armored public key, written to the host as is
+    signing_key_url: str = ""  # fetched by the host; empty: <apt_repository>Release.key (unless signing_key)
+    package_version: str = ""  # exact Debian version (e.g. 1.34.5-1.1); empty: the newest <version>-*
+
+    def repository(self, minor: str) -> str:
+        """The repository URL for a minor like "1.34"."""
+        return self.apt_repository.replace("{minor}", f"v{minor}")
+
+    def key_url(self, minor: str) -> str:
+        if self.signing_key:
+            return ""
+        return (self.signing_key_url or self.apt_repository.rstrip("/") + "/Release.key").replace(
+            "{minor}", f"v{minor}"
+        )
+
+
+@dataclass(frozen=True)
+class RegistryHost:
+    """How containerd reaches one registry (a hosts.toml under /etc/containerd/certs.d)."""
+
+    host: str  # host[:port], as written in image references
+    insecure: bool = False  # plain HTTP
+    ca_cert: str = ""  # PEM of the CA that signed the registry's HTTPS certificate
+
+
 @dataclass(frozen=True)
 class ClusterSpec:
     """Everything KubeadmCluster needs: version, nodes, networks, endpoint and API server settings."""
@@ -99,6 +140,9 @@ class ClusterSpec:
     vip_interface: str = ""  # empty: kube-vip uses the interface of the default route
     api_server: ApiServerConfig = field(default_factory=ApiServerConfig)
     kube_vip_image: str = f"ghcr.io/kube-vip/kube-vip:{KUBE_VIP_VERSION}"
+    packages: PackageSource = field(default_factory=PackageSource)
+    image_repository: str = ""  # kubeadm's imageRepository; empty: registry.k8s.io
+    registries: tuple[RegistryHost, ...] = ()  # containerd's per-registry settings on every node
 
     @property
     def control_planes(self) -> tuple[NodeSpec, ...]:
@@ -119,6 +163,11 @@ class ClusterSpec:
     @property
     def minor(self) -> int:
         return int(self.kubernetes_version.split(".")[1])
+
+    @property
+    def images_from(self) -> str:
+        """The registry/prefix the control-plane images (and pause) come from."""
+        return self.image_repository or DEFAULT_IMAGE_REPOSITORY
 
     def cert_sans(self) -> list[str]:
         """Every name and IP a client may use for the API server, without duplicates."""

@@ -9,8 +9,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.dns.check import args_problems, ipv4_problem
-from components.dns.corefile import config_hash, configmap_data, deployment_patch_spec
+from components.dns.corefile import config_hash, configmap_data, deployment_patch_spec, zone_digest
 from components.dns.model import DnsZonesArgs, RecordValue, ServiceRef, Zone
+from components.dns.serial import ZoneSerial
 from components.kube import inherited_depends_on, refuse_invalid
 
 PATCH_FORCE = "pulumi.com/patchForce"
@@ -43,6 +44,15 @@ def service_ip(
     return svc.status.apply(lambda status: _first_ingress_ip(ref, status))
 
 
+def _serial(value: Any) -> int | str:
+    """A whole number from the state (it travels as a double), or the render's marker."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int | str) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"SOA serial {value!r} is neither a number nor a marker")
+
+
 def _checked_ip(zone: Zone, relative: str, value: object) -> str:
     problem = ipv4_problem(value)
     if problem:
@@ -59,6 +69,7 @@ class DnsZones(pulumi.ComponentResource):
       <name>-rollout   DeploymentPatch on kube-system/coredns: mounts the zone files and
                        carries a hash of the ConfigMap so CoreDNS rolls on every change
       <name>-<ns>-<svc> reads of the Services that records follow
+      <name>-<zone>-serial  a file zone's SOA serial, kept in the state (ZoneSerial)
     Deleting the component gives the patched fields up; it never deletes CoreDNS.
     """
 
@@ -99,9 +110,30 @@ class DnsZones(pulumi.ComponentResource):
             return out
 
         resolved = pulumi.Output.all(*values).apply(resolve)
-        data = resolved.apply(
-            lambda zr: configmap_data(zr, args.forwards, cluster_domain=args.cluster_domain, config_dir=args.config_dir)
-        )
+
+        # Each file zone's SOA serial lives in the state: it moves, upwards, only when the
+        # rest of the zone does (components/dns/serial.py).
+        serials: dict[str, pulumi.Output[Any]] = {}
+        for zi, zone in enumerate(args.zones):
+            if zone.type == "file":
+                digest = resolved.apply(lambda zr, zi=zi: zone_digest(zr[zi][0], zr[zi][1], args.cluster_domain))
+                serial = ZoneSerial(
+                    f"{name}-{zone.name}-serial", zone.name, digest, pulumi.ResourceOptions(parent=self)
+                )
+                serials[zone.name] = serial.serial
+
+        def render(zr: list[tuple[Zone, dict[str, str]]], numbers: dict[str, Any]) -> dict[str, str]:
+            return configmap_data(
+                zr,
+                args.forwards,
+                cluster_domain=args.cluster_domain,
+                config_dir=args.config_dir,
+                serials={zone: _serial(value) for zone, value in numbers.items()},
+            )
+
+        # (Output.all() of no keywords is a list, not a mapping.)
+        numbers = pulumi.Output.all(**serials) if serials else pulumi.Output.from_input({})
+        data = pulumi.Output.all(resolved, numbers).apply(lambda both: render(*both))
 
         annotations = {PATCH_FORCE: "true"}
         if args.skip_await:

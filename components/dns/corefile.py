@@ -107,24 +107,30 @@ def nameserver(cluster_domain: str) -> str:
     return f"kube-dns.kube-system.svc.{cluster_domain}."
 
 
-def zone_serial(body: str) -> int:
-    """A SOA serial derived from the zone's content: same records, same serial.
-
-    CoreDNS's file plugin reloads a zone when the serial *changes* (not only when it
-    grows), and nothing transfers these zones, so a content hash is enough.
-    """
-    digest = hashlib.sha256(body.encode()).hexdigest()
-    return 1 + int(digest[:8], 16) % 4294967294
-
-
-def zone_file(zone: Zone, records: Mapping[str, str], cluster_domain: str) -> str:
-    """An RFC 1035 zone file: SOA (content-derived serial), NS, and one A record per name."""
+def _zone_lines(zone: Zone, records: Mapping[str, str], cluster_domain: str) -> list[str]:
     ns = nameserver(cluster_domain)
     width = max([len(rel) for rel in records] + [1])
-    body = [f"@ IN NS {ns}"] + [f"{rel:<{width}} IN A {ip}" for rel, ip in _sorted_records(records)]
-    serial = zone_serial(f"{zone.name}\n{zone.ttl}\n{ns}\n" + "\n".join(body))
+    return [f"@ IN NS {ns}"] + [f"{rel:<{width}} IN A {ip}" for rel, ip in _sorted_records(records)]
+
+
+def zone_digest(zone: Zone, records: Mapping[str, str], cluster_domain: str) -> str:
+    """sha256 of everything in the zone file but the serial: what a new serial answers to."""
+    body = "\n".join([zone.name, str(zone.ttl), *_zone_lines(zone, records, cluster_domain)])
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def zone_file(zone: Zone, records: Mapping[str, str], cluster_domain: str, *, serial: int | str) -> str:
+    """An RFC 1035 zone file: SOA, NS, and one A record per name.
+
+    `serial` comes from the state (components/dns/serial.py), or is a marker in the
+    offline render, where no state exists.
+    """
+    ns = nameserver(cluster_domain)
     soa = f"@ IN SOA {ns} hostmaster.{zone.name}. {serial} {SOA_REFRESH} {SOA_RETRY} {SOA_EXPIRE} {zone.ttl}"
-    return "\n".join([f"$ORIGIN {zone.name}.", f"$TTL {zone.ttl}", soa, *body]) + "\n"
+    return (
+        "\n".join([f"$ORIGIN {zone.name}.", f"$TTL {zone.ttl}", soa, *_zone_lines(zone, records, cluster_domain)])
+        + "\n"
+    )
 
 
 def configmap_data(
@@ -133,17 +139,23 @@ def configmap_data(
     *,
     cluster_domain: str,
     config_dir: str,
+    serials: Mapping[str, int | str] | None = None,
 ) -> dict[str, str]:
     """The coredns ConfigMap's data: the Corefile, and one `db.<zone>` file per file zone.
 
-    `zones` pairs each zone with its records resolved to plain IPs.
+    `zones` pairs each zone with its records resolved to plain IPs; `serials` gives each
+    file zone's SOA serial by zone name.
     """
+    serials = serials or {}
+    missing = sorted(z.name for z, _ in zones if z.type == "file" and z.name not in serials)
+    if missing:
+        raise ValueError(f"no SOA serial for file zone(s) {', '.join(missing)}")
     blocks = [default_block(cluster_domain)]
     files: dict[str, str] = {}
     for zone, records in sorted(zones, key=lambda zr: zr[0].name):
         if zone.type == "file":
             blocks.append(file_block(zone, config_dir))
-            files[zone.file_key] = zone_file(zone, records, cluster_domain)
+            files[zone.file_key] = zone_file(zone, records, cluster_domain, serial=serials[zone.name])
         else:
             blocks.append(hosts_block(zone, records))
     blocks.extend(forward_block(f) for f in sorted(forwards, key=lambda f: f.name))

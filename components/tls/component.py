@@ -67,6 +67,7 @@ class TlsSecrets(pulumi.ComponentResource):
         ca_pem = pulumi.Output.secret(ca_cert.cert_pem)
 
         written: list[str] = []
+        leaf_ends: dict[str, pulumi.Output[str]] = {}  # secret name -> validity_end_time
         for spec in args.secrets:
             key = tls.PrivateKey(
                 f"{name}-{spec.name}-key", algorithm=KEY_ALGORITHM, ecdsa_curve=ECDSA_CURVE, opts=keyed(spec.rotation)
@@ -90,6 +91,7 @@ class TlsSecrets(pulumi.ComponentResource):
                 set_subject_key_id=True,
                 opts=keyed(spec.rotation),
             )
+            leaf_ends[spec.name] = cert.validity_end_time
             for ns in spec.namespaces:
                 obj = tls_secret(
                     spec.name,
@@ -135,5 +137,7 @@ class TlsSecrets(pulumi.ComponentResource):
         # The CA certificate is public; its key never leaves secret outputs.
         self.ca_cert_pem = pulumi.Output.unsecret(ca_cert.cert_pem)
         self.secrets = pulumi.Output.from_input(written)
+        # For the certificateExpiry output and its 30-day warning (components/expiry.py).
+        self.leaf_expiry = pulumi.Output.all(**leaf_ends).apply(dict) if leaf_ends else pulumi.Output.from_input({})
         self.issuer = pulumi.Output.from_input(issuer)
         self.register_outputs({"ca_cert_pem": self.ca_cert_pem, "secrets": self.secrets, "issuer": self.issuer})

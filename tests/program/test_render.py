@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
-from lab.render import render
+from lab.render import SERIAL_AT_DEPLOY, StandIns, placeholder_service_ip, render
 from lab.render_diff import compare, format_changes
 from tests.support.stacks import STACKS, raw_stack
 
@@ -77,3 +79,27 @@ def test_one_changed_record_diffs_exactly_the_objects_it_touches(tmp_path: Path)
     text = format_changes(changes)
     assert "-        172.17.0.2 echo.k8s.intra" in text and "+        172.17.0.3 echo.k8s.intra" in text
     assert "homelab/corefile-sha256" in text
+
+
+def test_values_only_the_cluster_or_the_state_knows_are_marked_as_such(tmp_path: Path) -> None:
+    render("prod", tmp_path)
+    outputs = yaml.safe_load((tmp_path / "outputs.yaml").read_text())
+    # prod: grafana.k8s.intra follows monitoring/grafana's LoadBalancer IP.
+    assert outputs["dnsRecords"]["k8s.intra"]["grafana.k8s.intra"] == "<resolved at deploy: monitoring/grafana>"
+    corefile = (tmp_path / "dns" / "dns-corefile.Corefile").read_text()
+    assert "<resolved at deploy: monitoring/grafana> grafana.k8s.intra" in corefile
+    text = "\n".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file())
+    assert not re.search(r"\b192\.0\.2\.\d+", text), "a documentation address stands in unmarked"
+    configmap = yaml.safe_load((tmp_path / "kubernetes/v1/ConfigMap/kube-system/coredns.yaml").read_text())
+    assert f"hostmaster.lab.intra. {SERIAL_AT_DEPLOY} " in configmap["data"]["db.lab.intra"]
+
+
+def test_stand_in_addresses_avoid_the_stacks_own_and_mark_whole_addresses() -> None:
+    stand_ins = StandIns(avoid="records: {a: 192.0.2.5}")
+    first = placeholder_service_ip("ns/svc")
+    taken = StandIns(avoid=f"x: {first}").service_ip("ns/svc")
+    assert taken != first and taken.startswith("192.0.2.")
+    ip = stand_ins.service_ip("ns/svc")
+    assert ip != "192.0.2.5" and stand_ins.service_ip("ns/svc") == ip  # stable per Service
+    marked = stand_ins.mark(f"{ip} svc\n192.0.2.5 literal\n{ip}9 other")
+    assert marked.splitlines() == ["<resolved at deploy: ns/svc> svc", "192.0.2.5 literal", f"{ip}9 other"]

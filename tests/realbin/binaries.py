@@ -33,6 +33,8 @@ BUILD_HINT = "build it with `scripts/toolchain` (or `scripts/toolchain --only {i
 # Toolchain output key -> toolchain item that produces it.
 TOOL_ITEMS: dict[str, str] = {
     "etcd": "etcd",
+    "etcdctl": "etcd-tools",
+    "etcdutl": "etcd-tools",
     "kube-apiserver": "kubernetes",
     "kubeadm": "kubernetes",
     "coredns": "coredns",

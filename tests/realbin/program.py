@@ -11,6 +11,9 @@ pulumi-kubernetes would send at `pulumi up`, and are put right here, visibly:
   under mocks and recorded as None. Only the ones listed in `_fill_unknowns` get a
   placeholder of the right type; any other None fails the test with its path, so a
   field is never dropped silently.
+- what only a deploy knows: the render writes `<resolved at deploy: ns/name>` for a
+  Service's LoadBalancer IP and a marker for a zone's SOA serial (from the state);
+  `render_stack` puts a documentation address and a number in their place.
 
 Pulumi-only fields: pulumi-kubernetes strips only its internal `pulumi.com/autonamed`
 annotation; `pulumi.com/patchForce` / `skipAwait` are sent as ordinary annotations, so
@@ -22,6 +25,7 @@ from __future__ import annotations
 import base64
 import copy
 import ipaddress
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +33,7 @@ from typing import Any
 import yaml
 
 from lab.mockrun import ROOT, ProgramRun, Registered
-from lab.render import render
+from lab.render import SERIAL_AT_DEPLOY, placeholder_service_ip, render
 from tests.support.keys import ec_private_key_pem
 
 STACKS = ("dev", "prod")
@@ -58,8 +62,22 @@ class Rendered:
         return self.stack_file.get(f"homelab:{key}", default)
 
 
+# The render's markers for what only a deploy knows, and values the real binaries accept.
+_RESOLVED_AT_DEPLOY = re.compile(r"<resolved at deploy: ([^>]+)>")
+FAKE_SERIAL = "1"
+
+
+def with_deploy_values(text: str) -> str:
+    """A Service's LoadBalancer IP → a documentation address; a zone's serial → a number."""
+    text = _RESOLVED_AT_DEPLOY.sub(lambda m: placeholder_service_ip(m.group(1)), text)
+    return text.replace(SERIAL_AT_DEPLOY, FAKE_SERIAL)
+
+
 def render_stack(stack: str, out: Path, **kw: Any) -> Rendered:
     run = render(stack, out, **kw)
+    for path in out.rglob("*"):
+        if path.is_file() and (text := path.read_text()) != (filled := with_deploy_values(text)):
+            path.write_text(filled)
     doc = yaml.safe_load((ROOT / "config" / f"Pulumi.{stack}.yaml").read_text()) or {}
     return Rendered(stack, out, run, doc.get("config") or {})
 

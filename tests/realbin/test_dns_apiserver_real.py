@@ -71,6 +71,7 @@ def patches(zones: list[Zone]) -> tuple[dict[str, Any], dict[str, Any], dict[str
         [ForwardZone("home.lan", ("192.168.2.1",))],
         cluster_domain="cluster.local",
         config_dir="/etc/coredns",
+        serials={z.name: 1 for z in zones if z.type == "file"},
     )
     meta = {"name": "coredns", "namespace": "kube-system", "annotations": {"pulumi.com/patchForce": "true"}}
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}

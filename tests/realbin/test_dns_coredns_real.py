@@ -26,7 +26,7 @@ def on_test_port(block: str) -> str:
 
 
 def test_hosts_and_file_zones_answer(tmp_path: Path) -> None:
-    (tmp_path / LAB.file_key).write_text(zone_file(LAB, dict(LAB.records), "cluster.local"))
+    (tmp_path / LAB.file_key).write_text(zone_file(LAB, dict(LAB.records), "cluster.local", serial=1))
     corefile = on_test_port(hosts_block(K8S, dict(K8S.records)) + file_block(LAB, str(tmp_path)))
     with controlplane.coredns(corefile, tmp_path) as dns:
         assert dns.query("echo.k8s.intra").records == ["172.17.0.2"]
@@ -42,7 +42,7 @@ def test_hosts_and_file_zones_answer(tmp_path: Path) -> None:
 
 def test_changed_zone_file_is_reloaded(tmp_path: Path) -> None:
     path = tmp_path / LAB.file_key
-    path.write_text(zone_file(LAB, dict(LAB.records), "cluster.local"))
+    path.write_text(zone_file(LAB, dict(LAB.records), "cluster.local", serial=1))
     corefile = on_test_port(file_block(LAB, str(tmp_path))).replace(
         f"file {tmp_path}/{LAB.file_key} lab.intra",
         f"file {tmp_path}/{LAB.file_key} lab.intra {{\n        reload 1s\n    }}",
@@ -50,7 +50,7 @@ def test_changed_zone_file_is_reloaded(tmp_path: Path) -> None:
     with controlplane.coredns(corefile, tmp_path) as dns:
         assert dns.query("nas.lab.intra").records == ["192.168.2.5"]
         moved = Zone("lab.intra", {**LAB.records, "nas": "192.168.2.6"}, type="file", ttl=60)
-        path.write_text(zone_file(moved, dict(moved.records), "cluster.local"))  # a new serial
+        path.write_text(zone_file(moved, dict(moved.records), "cluster.local", serial=2))  # a new serial
         dns.wait_for_answer("nas.lab.intra", "A", lambda a: a.records == ["192.168.2.6"], timeout=30)
 
 
@@ -68,6 +68,7 @@ def test_the_whole_configmap_minus_the_kubernetes_block_starts(tmp_path: Path) -
         [ForwardZone("home.lan", ("192.0.2.1",))],
         cluster_domain="cluster.local",
         config_dir=str(tmp_path),
+        serials={LAB.name: 1},
     )
     for key, text in data.items():
         if key != "Corefile":

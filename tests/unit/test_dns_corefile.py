@@ -17,8 +17,8 @@ from components.dns.corefile import (
     forward_block,
     hosts_block,
     volume_items,
+    zone_digest,
     zone_file,
-    zone_serial,
 )
 from components.dns.model import ForwardZone, Zone
 from tests.support.schema import validate_builtin
@@ -127,11 +127,16 @@ def by_key(blocks: list[ServerBlock]) -> dict[str, ServerBlock]:
 K8S = Zone("k8s.intra", {"echo": "172.17.0.2", "@": "192.168.2.240", "grafana": "192.168.2.241"})
 LAB = Zone("lab.intra", {"nas": "192.168.2.5", "*.apps": "192.168.2.242"}, type="file", ttl=60)
 HOME = ForwardZone("home.lan", ("192.168.2.1",))
+SERIAL = 1764600000  # from the state in the component (components/dns/serial.py)
 
 
 def render(zones: list[Zone] = [K8S, LAB], forwards: list[ForwardZone] = [HOME], domain: str = "cluster.local"):  # noqa: B006
     return configmap_data(
-        [(z, dict(z.records)) for z in zones], forwards, cluster_domain=domain, config_dir="/etc/coredns"
+        [(z, dict(z.records)) for z in zones],
+        forwards,
+        cluster_domain=domain,
+        config_dir="/etc/coredns",
+        serials={z.name: SERIAL for z in zones if z.type == "file"},
     )
 
 
@@ -247,15 +252,26 @@ def test_zone_file_has_soa_ns_and_one_a_record_per_name() -> None:
     assert sorted((a[0], a[3]) for a in rrs["A"]) == [("*.apps", "192.168.2.242"), ("nas", "192.168.2.5")]
 
 
-def test_serial_follows_the_content() -> None:
-    def serial(zone: Zone) -> int:
-        return int(parse_zone(zone_file(zone, dict(zone.records), "cluster.local"))["SOA"][0][5])
+def test_the_serial_is_the_one_given_and_the_digest_follows_the_rest_of_the_zone() -> None:
+    def serial(text: str) -> int:
+        return int(parse_zone(text)["SOA"][0][5])
 
+    assert serial(zone_file(LAB, dict(LAB.records), "cluster.local", serial=42)) == 42
+    assert serial(render()["db.lab.intra"]) == SERIAL
     same = Zone("lab.intra", {"*.apps": "192.168.2.242", "nas": "192.168.2.5"}, type="file", ttl=60)
     moved = Zone("lab.intra", {"nas": "192.168.2.6", "*.apps": "192.168.2.242"}, type="file", ttl=60)
-    assert serial(LAB) == serial(same)
-    assert serial(LAB) != serial(moved)
-    assert zone_serial("a") != zone_serial("b")
+    longer = Zone("lab.intra", dict(LAB.records), type="file", ttl=61)
+
+    def digest(zone: Zone, domain: str = "cluster.local") -> str:
+        return zone_digest(zone, dict(zone.records), domain)
+
+    assert digest(LAB) == digest(same)
+    assert len({digest(LAB), digest(moved), digest(longer), digest(LAB, "lab.local")}) == 4
+
+
+def test_a_file_zone_without_a_serial_is_refused() -> None:
+    with pytest.raises(ValueError, match="no SOA serial for file zone.s. lab.intra"):
+        configmap_data([(LAB, dict(LAB.records))], [], cluster_domain="cluster.local", config_dir="/etc/coredns")
 
 
 # --- the ConfigMap and the Deployment patch ----------------------------------------------------

@@ -20,7 +20,7 @@ FIRST, CP2, WORKER = SPEC.nodes[0], SPEC.nodes[1], SPEC.nodes[3]
 JOIN = render_join(SPEC, CP2, token="abcdef.0123456789abcdef", ca_cert_hash="sha256:aa", certificate_key="k")
 
 SCRIPTS = {
-    "prepare": hs.prepare_script("1.34.5"),
+    "prepare": hs.prepare_script(SPEC),
     "init": hs.init_script(SPEC, render_init(SPEC), {"/etc/kubernetes/homelab/authentication.yaml": "kind: X\n"}),
     "init-single": hs.init_script(single_spec(), render_init(single_spec()), {}),
     "cluster-config": hs.cluster_config_script(SPEC, render_init(SPEC), {}),
@@ -55,7 +55,10 @@ def test_bash_parses(name: str) -> None:
 
 def test_prepare_pins_and_holds_packages() -> None:
     s = SCRIPTS["prepare"]
-    assert 'K8S_VERSION="1.34.5"' in s and 'K8S_MINOR="v1.34"' in s
+    assert 'K8S_VERSION="1.34.5"' in s
+    # The default source is pkgs.k8s.io for the minor, with its Release.key, as always.
+    assert "K8S_REPO=https://pkgs.k8s.io/core:/stable:/v1.34/deb/\n" in s
+    assert "K8S_KEY_URL=https://pkgs.k8s.io/core:/stable:/v1.34/deb/Release.key\n" in s
     assert "apt-mark hold kubelet kubeadm kubectl" in s
     assert "SystemdCgroup = true" in s
     assert "swapoff -a" in s

@@ -7,8 +7,9 @@ Pulumi CLI toolchain is built from). Then a program written against the generate
 runs under mocks, and the inputs it sends are mapped by the host and converted by the
 wrappers, exactly as a Construct would.
 
-Needs `go` and the Go module proxy (or a warm module cache); otherwise it is skipped
-loudly. The tool is built once per source and version, into the toolchain cache.
+The tool is built outside the test run, once per source and version, into the toolchain
+cache: `.venv/bin/python -m tests.unit.test_plugin_sdk` (CI does it in its budgeted build
+phase). Without it the tests skip loudly with that command.
 """
 
 from __future__ import annotations
@@ -163,19 +164,35 @@ def go_env() -> dict[str, str]:
     return env
 
 
-def schemacheck() -> Path:
-    """The tool, built once per source and pkg/v3 version (cached like the other toolchains)."""
-    go = shutil.which("go")
-    if go is None:
-        pytest.skip("SKIPPED LOUDLY: no `go` on PATH to build the schema binder check")
+BUILD_COMMAND = ".venv/bin/python -m tests.unit.test_plugin_sdk"
+
+
+def schemacheck_path() -> Path:
+    """Where the tool lives: one build per source and pkg/v3 version, in the toolchain cache."""
     digest = hashlib.sha256(f"{PULUMI_PKG_VERSION}\n{TOOL_SOURCE}".encode()).hexdigest()[:12]
     cache = Path(os.environ.get("HOMELAB_TOOLCHAIN_DIR") or Path.home() / ".cache/homelab/toolchain")
-    tool = cache / f"plugin-schemacheck-{digest}" / "schemacheck"
+    return cache / f"plugin-schemacheck-{digest}" / "schemacheck"
+
+
+def schemacheck() -> Path:
+    """The built tool, or a loud skip: a test run never starts this build (minutes of Go)."""
+    tool = schemacheck_path()
+    if not tool.exists():
+        pytest.skip(
+            f"SKIPPED LOUDLY: the schema binder check is not built ({tool}). Build it (a Go build of "
+            f"pulumi's pkg/v3, several minutes; needs `go` and the Go module proxy) with: {BUILD_COMMAND}"
+        )
+    return tool
+
+
+def build_schemacheck(timeout: int = 1500) -> Path:
+    """Build the tool (CI's budgeted build phase, or BUILD_COMMAND by hand); errors raise."""
+    tool = schemacheck_path()
     if tool.exists():
         return tool
-    if os.environ.get("HOMELAB_NO_TEST_BUILDS"):
-        # CI builds it in its budgeted build phase; a test run never starts a long build.
-        pytest.skip(f"SKIPPED LOUDLY: the schema binder check is not built ({tool}); CI's build phase ran out")
+    go = shutil.which("go")
+    if go is None:
+        raise RuntimeError("no `go` on PATH to build the schema binder check")
     with tempfile.TemporaryDirectory(prefix="schemacheck-") as tmp:
         src = Path(tmp)
         (src / "main.go").write_text(TOOL_SOURCE)
@@ -185,13 +202,9 @@ def schemacheck() -> Path:
             [go, "build", "-trimpath", "-o", str(src / "out" / "schemacheck"), "."],
         ]
         for step in steps:
-            try:
-                proc = subprocess.run(step, cwd=src, env=go_env(), capture_output=True, text=True, timeout=1500)
-            except subprocess.TimeoutExpired:
-                pytest.skip(f"SKIPPED LOUDLY: building the schema binder check timed out at: {' '.join(step)}")
+            proc = subprocess.run(step, cwd=src, env=go_env(), capture_output=True, text=True, timeout=timeout)
             if proc.returncode != 0:
-                pytest.skip(f"SKIPPED LOUDLY: could not build the schema binder check ({' '.join(step)}):\n"
-                            f"{proc.stderr[-1500:]}")  # fmt: skip
+                raise RuntimeError(f"{' '.join(step)} failed:\n{proc.stderr[-1500:]}")
         tool.parent.mkdir(parents=True, exist_ok=True)
         staged = tool.parent / f".schemacheck-{os.getpid()}"
         shutil.copy(src / "out" / "schemacheck", staged)
@@ -272,3 +285,7 @@ def test_sdk_inputs_reach_the_components(sent: dict[str, dict[str, Any]]) -> Non
     )
     (secret,) = tls_secrets_args(mapped(sent, "TlsSecrets")).secrets
     assert secret.usages == ("server", "client") and secret.dns_names == ("web.edge.intra",)
+
+
+if __name__ == "__main__":
+    print(build_schemacheck())

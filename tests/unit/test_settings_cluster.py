@@ -116,6 +116,25 @@ def test_missing_key_file_only_warns_in_preview(tmp_path: Any) -> None:
     raw = edit("ssh", {"user": "lab", "privateKeyPath": str(tmp_path / "missing")})
     s = build_settings(raw, set(), preview=True)
     assert any("homelab:ssh.privateKeyPath" in str(w) and "preview goes on" in str(w) for w in s.warnings)
+    # Every node previews against the key in the state (the placeholder is never diffed).
+    assert s.cluster.nodes and all(n.ssh.key_from_state for n in s.cluster.nodes)
+
+
+def test_missing_key_file_stops_up_naming_the_key(tmp_path: Any) -> None:
+    raw = edit("ssh", {"user": "lab", "privateKeyPath": str(tmp_path / "missing")})
+    found = problems(raw)
+    assert any(
+        p.startswith("homelab:ssh.privateKeyPath: cannot read the SSH private key file") and "pulumi up" in p
+        for p in found
+    ), found
+
+
+def test_a_node_with_its_own_key_does_not_use_the_state(tmp_path: Any) -> None:
+    raw = edit("ssh", {"user": "lab", "privateKeyPath": str(tmp_path / "missing")})
+    raw["nodes"][0]["ssh"] = {"privateKey": "K"}
+    s = build_settings(raw, {"homelab:nodes"}, preview=True)
+    by_name = {n.name: n.ssh.key_from_state for n in s.cluster.nodes}
+    assert list(by_name.values()).count(False) == 1 and list(by_name.values()).count(True) == len(by_name) - 1
 
 
 def test_ssh_key_file_is_read_as_secret(tmp_path: Any) -> None:
@@ -197,3 +216,24 @@ def test_unknown_top_level_key() -> None:
     raw = base()
     raw["clusters"] = {}
     assert any(p.startswith("homelab:clusters: unknown key") for p in problems(raw))
+
+
+def test_unpinned_host_keys_warn_naming_the_nodes() -> None:
+    s = build_settings(base(), {"homelab:ssh"})
+    [w] = [w for w in s.warnings if "hostKey" in str(w)]
+    assert "any host key is accepted" in str(w) and "cp01" in str(w) and "worker01" in str(w)
+    raw = base()
+    pinned = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    for node in raw["nodes"]:
+        node["ssh"] = {"hostKey": pinned}
+    s = build_settings(raw, {"homelab:ssh"})
+    assert not [w for w in s.warnings if "hostKey" in str(w)]
+    assert s.cluster.nodes[0].ssh.host_key == pinned
+
+
+def test_host_key_must_be_a_public_key_line() -> None:
+    raw = base()
+    raw["nodes"][0]["ssh"] = {"hostKey": "AAAAC3Nza not a key"}
+    assert any(p.startswith("homelab:nodes[0].ssh.hostKey: must be one public key") for p in problems(raw)), problems(
+        raw
+    )

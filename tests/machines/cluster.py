@@ -1,0 +1,156 @@
+"""A real kubeadm cluster on the local machines, made by the program's own host scripts.
+
+Pieces: the machines (tests/machines/local.py), the lab's air-gap mirror on their bridge
+(tools.artifacts: apt repository + registry with images built from the toolchain's
+binaries) and tools.hostrun, which runs the commands the program registers, in the
+engine's order, over SSH. Shared by tests/machines/test_cluster_real.py and
+benchmarks/local_cluster.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import ssl
+import subprocess
+import tempfile
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.machines.local import LocalLab, LocalMachine
+from tools.artifacts import toolchain
+from tools.artifacts.mirror import Mirror, build, serve
+
+# Ports of the test mirror on the test bridge: not the defaults, so a user's lab can run too.
+TEST_APT_PORT = int(os.environ.get("HOMELAB_TEST_APT_PORT", "18080"))
+TEST_REGISTRY_PORT = int(os.environ.get("HOMELAB_TEST_REGISTRY_PORT", "15000"))
+
+
+def merge_config(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Stack config with `extra`'s keys added; a mapping for an existing section is merged in."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+def lab_config(lab: LocalLab, mirror: Mirror, *, drop: tuple[str, ...] = (), **cluster: Any) -> dict[str, Any]:
+    """The machines' stack file plus the mirror's keys; `drop` leaves nodes out; `cluster` overrides."""
+    doc = yaml.safe_load(lab.stack_file.read_text())
+    config = merge_config(doc["config"], mirror.info["stackConfig"])
+    config["homelab:nodes"] = [n for n in config["homelab:nodes"] if n["name"] not in drop]
+    if cluster:
+        config["homelab:cluster"] = {**config["homelab:cluster"], **cluster}
+    return config
+
+
+def start_mirror(state: Path, address: str) -> Mirror:
+    """Build (cached by tools.artifacts) and serve the mirror on the machines' bridge."""
+    build(state, log=lambda *_: None)
+    return serve(state, address, TEST_APT_PORT, TEST_REGISTRY_PORT, log=lambda *_: None)
+
+
+def kubectl_binary() -> Path | None:
+    return toolchain.find("kubectl")
+
+
+@dataclass
+class Kube:
+    """kubectl on this machine with the kubeconfig the program read (a 0600 temp file)."""
+
+    kubeconfig: str
+    kubectl: Path
+
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        with tempfile.NamedTemporaryFile("w", suffix=".kubeconfig") as fh:
+            os.chmod(fh.name, 0o600)
+            fh.write(self.kubeconfig)
+            fh.flush()
+            return subprocess.run(
+                [str(self.kubectl), "--kubeconfig", fh.name, "--request-timeout=20s", *args],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+
+    def json(self, *args: str) -> dict[str, Any]:
+        res = self.run(*args, "-o", "json")
+        assert res.returncode == 0, res.stderr
+        data: dict[str, Any] = json.loads(res.stdout)
+        return data
+
+    def node_names(self) -> list[str]:
+        return sorted(item["metadata"]["name"] for item in self.json("get", "nodes")["items"])
+
+    @property
+    def ca_pem(self) -> str:
+        doc = yaml.safe_load(self.kubeconfig)
+        return base64.b64decode(doc["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
+
+    @property
+    def server(self) -> str:
+        return str(yaml.safe_load(self.kubeconfig)["clusters"][0]["cluster"]["server"])
+
+
+def tls_handshake(address: str, port: int, server_name: str, ca_pem: str) -> dict[str, Any]:
+    """A verifying TLS handshake (no skip): the peer certificate, or ssl.SSLError."""
+    ctx = ssl.create_default_context(cadata=ca_pem)
+    with socket.create_connection((address, port), timeout=10) as sock:
+        with ctx.wrap_socket(sock, server_hostname=server_name) as tls:
+            cert: dict[str, Any] = tls.getpeercert() or {}
+            return cert
+
+
+def etcd_members(machine: LocalMachine) -> list[dict[str, Any]]:
+    """etcd's member list over its v3 JSON gateway, with the healthcheck client certificate."""
+    pki = "/etc/kubernetes/pki/etcd"
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {}
+        for name in ("ca.crt", "healthcheck-client.crt", "healthcheck-client.key"):
+            res = machine.ssh("cat", f"{pki}/{name}")
+            assert res.returncode == 0, res.stderr
+            p = Path(tmp) / name
+            p.touch(mode=0o600)
+            p.write_text(res.stdout)
+            paths[name] = str(p)
+        ctx = ssl.create_default_context(cafile=paths["ca.crt"])
+        ctx.load_cert_chain(paths["healthcheck-client.crt"], paths["healthcheck-client.key"])
+        req = urllib.request.Request(
+            f"https://{machine.address}:2379/v3/cluster/member/list", data=b"{}", method="POST"
+        )
+        with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
+            members: list[dict[str, Any]] = json.loads(resp.read())["members"]
+            return members
+
+
+def host_file_state(machine: LocalMachine, *paths: str) -> dict[str, str]:
+    """`stat` of each path on the machine ('' when absent): mtimes show whether a script ran."""
+    out = {}
+    for path in paths:
+        res = machine.ssh("stat", "-c", "%Y.%Z %s", path)
+        out[path] = res.stdout.strip() if res.returncode == 0 else ""
+    return out
+
+
+def leftovers(machine: LocalMachine) -> list[str]:
+    """What a reset node still has of the cluster (should be nothing)."""
+    script = (
+        "for p in /etc/kubernetes/kubelet.conf /etc/kubernetes/homelab /etc/kubernetes/pki "
+        "/etc/kubernetes/manifests/kube-apiserver.yaml /var/lib/kubelet/config.yaml; do "
+        '[ -e "$p" ] && echo "$p"; done; '
+        '[ -n "$(ls -A /var/lib/etcd 2>/dev/null)" ] && echo /var/lib/etcd; '
+        "true"
+    )
+    res = machine.ssh("bash", "-c", f"'{script}'")
+    return res.stdout.split()

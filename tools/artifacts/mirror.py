@@ -1,0 +1,295 @@
+"""Build the local mirror (debs, signed apt repository, images) and serve it (HTTP + registry).
+
+State directory layout:
+  debs/                    kubelet/kubeadm/kubectl_<version>-1.1_<arch>.deb
+  apt/k8s/v1.34/deb/       the flat repository (what aptRepository points at)
+  gnupg/                   the signing key, made on the first build and kept
+  bin/pause                the static pause program
+  blobs/                   image blobs by digest
+  registry/                the registry's config, storage and log
+  artifacts.json           what was built, with sizes and timings
+  serve.json               where it is served (written by `serve`)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tools.artifacts import toolchain
+from tools.artifacts.aptrepo import SigningKey, build_repository
+from tools.artifacts.debs import build_deb, cri_tools_deb, dpkg_architecture, kubernetes_debs
+from tools.artifacts.images import BuiltImage, ImagePlan, build_image, plan_images
+from tools.artifacts.pause import build_pause
+from tools.artifacts.registry import RegistryClient, RegistryProcess, start_registry
+from tools.artifacts.serve import FileServer
+
+DEB_BINARIES = ["kubelet", "kubeadm", "kubectl"]
+IMAGE_BINARIES = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "coredns"]
+IMAGE_PREFIX = "k8s"  # images live at <host:port>/k8s/<name>
+PLAN_HOST = "mirror.invalid"  # kubeadm lists names for this stand-in host; the path part is what counts
+
+
+def default_state_dir() -> Path:
+    if env := os.environ.get("HOMELAB_ARTIFACTS_DIR"):
+        return Path(env)
+    return Path("/var/lib/homelab/artifacts") if os.geteuid() == 0 else Path.home() / ".cache/homelab/artifacts"
+
+
+def minor_of(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def repo_path(version: str) -> str:
+    """The repository's path on the HTTP server, per minor like pkgs.k8s.io."""
+    return f"k8s/v{minor_of(version)}/deb/"
+
+
+def cluster_configuration(version: str, image_repository: str) -> str:
+    """What `kubeadm config images list --config` reads: the lab's defaults (no kube-proxy)."""
+    return (
+        "apiVersion: kubeadm.k8s.io/v1beta4\n"
+        "kind: ClusterConfiguration\n"
+        f"kubernetesVersion: v{version}\n"
+        f"imageRepository: {image_repository}\n"
+        "proxy:\n  disabled: true\n"
+    )
+
+
+def kubeadm_images(kubeadm: Path, config: str) -> str:
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+        f.write(config)
+        f.flush()
+        result = subprocess.run(
+            [str(kubeadm), "config", "images", "list", "--config", f.name], capture_output=True, text=True
+        )
+    if result.returncode != 0:
+        raise RuntimeError(f"kubeadm config images list failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+@dataclass(frozen=True)
+class Layout:
+    state: Path
+
+    @property
+    def debs(self) -> Path:
+        return self.state / "debs"
+
+    @property
+    def apt_root(self) -> Path:
+        return self.state / "apt"
+
+    @property
+    def gnupg(self) -> Path:
+        return self.state / "gnupg"
+
+    @property
+    def blobs(self) -> Path:
+        return self.state / "blobs"
+
+    @property
+    def registry(self) -> Path:
+        return self.state / "registry"
+
+    @property
+    def built(self) -> Path:
+        return self.state / "artifacts.json"
+
+    @property
+    def served(self) -> Path:
+        return self.state / "serve.json"
+
+
+def _fresh(target: Path, sources: list[Path]) -> bool:
+    return target.exists() and all(target.stat().st_mtime >= s.stat().st_mtime for s in sources)
+
+
+def build(state: Path, log: Any = print) -> dict[str, Any]:
+    """Everything `serve` needs, from the toolchain's binaries; returns (and writes) artifacts.json."""
+    lay = Layout(state)
+    state.mkdir(parents=True, exist_ok=True)
+    tc = toolchain.load(DEB_BINARIES + IMAGE_BINARIES)
+    version = tc.kubernetes_version
+    arch = dpkg_architecture()
+    report: dict[str, Any] = {"kubernetesVersion": version, "architecture": arch, "toolchain": tc.versions}
+
+    t0 = time.monotonic()
+    debs: list[dict[str, Any]] = []
+    paths: list[Path] = []
+    for spec in kubernetes_debs(tc.binaries, version, arch):
+        start = time.monotonic()
+        target = lay.debs / spec.filename
+        sources = [src for _, src in spec.binaries]
+        reused = _fresh(target, sources)
+        if not reused:
+            target = build_deb(spec, lay.debs)
+        paths.append(target)
+        debs.append(
+            {
+                "file": target.name,
+                "bytes": target.stat().st_size,
+                "seconds": round(time.monotonic() - start, 2),
+                "reused": reused,
+            }
+        )
+        log(f"artifacts: {target.name} ({target.stat().st_size / 1e6:.1f} MB){' (reused)' if reused else ''}")
+    # cri-tools when a crictl was built (the cluster-config script uses crictl).
+    crictl = toolchain.find("crictl")
+    cri_version = toolchain.crictl_version(crictl) if crictl else ""
+    if crictl and cri_version:
+        spec = cri_tools_deb(crictl, cri_version, arch)
+        target = lay.debs / spec.filename
+        if not _fresh(target, [crictl]):
+            target = build_deb(spec, lay.debs)
+        paths.append(target)
+        debs.append({"file": target.name, "bytes": target.stat().st_size, "seconds": 0.0, "reused": False})
+    report["criTools"] = cri_version or None
+    report["debs"] = debs
+    report["debSeconds"] = round(time.monotonic() - t0, 2)
+
+    t0 = time.monotonic()
+    key = SigningKey.ensure(lay.gnupg)
+    try:
+        repo_dir = lay.apt_root / repo_path(version)
+        build_repository(repo_dir, paths, key, label="homelab local Kubernetes mirror", architecture=arch)
+        report["apt"] = {
+            "path": repo_path(version),
+            "fingerprint": key.fingerprint(),
+            "seconds": round(time.monotonic() - t0, 2),
+        }
+    finally:
+        key.close()
+    log(f"artifacts: apt repository /{repo_path(version)} signed by {report['apt']['fingerprint']}")
+
+    t0 = time.monotonic()
+    binaries = dict(tc.binaries)
+    binaries["pause"] = build_pause(state / "bin" / "pause")
+    listing = kubeadm_images(binaries["kubeadm"], cluster_configuration(version, f"{PLAN_HOST}/{IMAGE_PREFIX}"))
+    versions = {
+        "kube-apiserver": version,
+        "kube-controller-manager": version,
+        "kube-scheduler": version,
+        "etcd": tc.versions.get("etcd", ""),
+        "coredns": tc.versions.get("coredns", ""),
+        "pause": "homelab",
+    }
+    plans, unknown = plan_images(listing, versions)
+    images = []
+    for plan in plans:
+        start = time.monotonic()
+        image = build_image(plan, binaries[plan.binary], lay.blobs, architecture=arch)
+        images.append(_image_record(image, round(time.monotonic() - start, 2)))
+        log(f"artifacts: image {plan.repository}:{plan.tag} ({image.size / 1e6:.1f} MB)")
+    report["images"] = images
+    report["imagesNotBuilt"] = unknown
+    report["imageSeconds"] = round(time.monotonic() - t0, 2)
+    lay.built.write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def _image_record(image: BuiltImage, seconds: float) -> dict[str, Any]:
+    return {
+        "repository": image.plan.repository,
+        "tag": image.plan.tag,
+        "binary": image.plan.binary,
+        "path": image.plan.path,
+        "version": image.plan.version,
+        "manifest": image.manifest.decode(),
+        "digest": image.manifest_digest,
+        "blobs": {d: p.name for d, p in image.blobs.items()},
+        "bytes": image.size,
+        "seconds": seconds,
+    }
+
+
+def built_images(state: Path) -> list[BuiltImage]:
+    lay = Layout(state)
+    report = json.loads(lay.built.read_text())
+    out = []
+    for rec in report.get("images", []):
+        plan = ImagePlan(
+            reference=f"{PLAN_HOST}/{rec['repository']}:{rec['tag']}",
+            binary=rec["binary"],
+            path=rec["path"],
+            version=rec["version"],
+        )
+        blobs = {d: lay.blobs / name for d, name in rec["blobs"].items()}
+        out.append(BuiltImage(plan=plan, manifest=rec["manifest"].encode(), blobs=blobs))
+    return out
+
+
+def stack_config(address: str, apt_port: int, registry_port: int, signing_key: str) -> dict[str, Any]:
+    """The stack keys that point a lab at this mirror (for config/Pulumi.local.yaml)."""
+    registry = f"{address}:{registry_port}"
+    return {
+        "homelab:packages": {
+            "aptRepository": f"http://{address}:{apt_port}/k8s/{{minor}}/deb/",
+            "signingKey": signing_key,
+        },
+        "homelab:cluster": {
+            "imageRepository": f"{registry}/{IMAGE_PREFIX}",
+            "registries": [{"host": registry, "insecure": True}],
+        },
+    }
+
+
+@dataclass
+class Mirror:
+    """The running mirror: the apt HTTP server and the registry, with the images pushed."""
+
+    files: FileServer
+    registry: RegistryProcess
+    info: dict[str, Any]
+    state: Path
+
+    def stop(self) -> None:
+        self.files.stop()
+        self.registry.stop()
+
+
+def serve(state: Path, address: str, apt_port: int, registry_port: int, log: Any = print) -> Mirror:
+    """Start both servers on address (the bridge's, or 127.0.0.1) and push every built image."""
+    lay = Layout(state)
+    if not lay.built.exists():
+        raise RuntimeError(f"nothing built in {state}: run `python -m tools.artifacts build` first")
+    report = json.loads(lay.built.read_text())
+    registry_bin = toolchain.load(["registry"]).binaries["registry"]
+    files = FileServer(lay.apt_root, address, apt_port).start()
+    try:
+        registry = start_registry(registry_bin, lay.registry, address, registry_port)
+    except Exception:
+        files.stop()
+        raise
+    try:
+        client = RegistryClient(registry.url)
+        t0 = time.monotonic()
+        sent = sum(client.push_image(image) for image in built_images(state))
+        push_seconds = round(time.monotonic() - t0, 2)
+        signing = SigningKey.ensure(lay.gnupg)
+        key = signing.public_armored()
+        signing.close()
+        info = {
+            "address": address,
+            "aptUrl": f"{files.url}/{report['apt']['path']}",
+            "registry": f"{address}:{registry_port}",
+            "imageRepository": f"{address}:{registry_port}/{IMAGE_PREFIX}",
+            "kubernetesVersion": report["kubernetesVersion"],
+            "pushedBytes": sent,
+            "pushSeconds": push_seconds,
+            "pid": os.getpid(),
+            "stackConfig": stack_config(address, files.port, registry_port, key),
+        }
+        lay.served.write_text(json.dumps(info, indent=2) + "\n")
+        log(f"artifacts: apt at {info['aptUrl']}, images at {info['imageRepository']} ({sent / 1e6:.1f} MB pushed)")
+        return Mirror(files, registry, info, state)
+    except Exception:
+        registry.stop()
+        files.stop()
+        raise

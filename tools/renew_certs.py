@@ -1,0 +1,55 @@
+"""Renew kubeadm's certificates on every control plane, one at a time.
+
+    scripts/lab renew-certs <stack> [--stack-file FILE]
+
+On each control plane, over SSH as root: `kubeadm certs renew all`, then the static
+pods are restarted so they load the new certificates, and the next control plane waits
+until this one's API server is ready again (etcd keeps its quorum). Stops at the first
+failure, naming the node. Afterwards refresh the stack's admin kubeconfig:
+`pulumi up --target-replace <urn of <cluster>-kubeconfig>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from components.cluster.cert_expiry import renew_script
+from components.cluster.host_scripts import SUDO_BASH
+from components.validation import ConfigError
+from tools.stack_targets import StackError, keyring, load_settings, read_raw, stack_path, targets
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="scripts/lab renew-certs", description=__doc__.split("\n\n")[0])
+    ap.add_argument("stack")
+    ap.add_argument("--stack-file", type=Path, help="default: config/Pulumi.<stack>.yaml")
+    args = ap.parse_args(argv)
+    path = (args.stack_file or stack_path(args.stack)).resolve()
+    try:
+        raw, secret = read_raw(path)
+        settings = load_settings(raw, secret)
+    except (StackError, ConfigError) as err:
+        print(f"homelab renew-certs: {err}", file=sys.stderr)
+        return 2
+    script = renew_script(settings.cluster.api_port)
+    with keyring(args.stack, path.parent.parent) as keys:
+        for target in (t for t in targets(raw, settings) if t.is_control_plane):
+            print(f"== {target.name} ({target.address})", flush=True)
+            try:
+                argv_ = [*keys.ssh_argv(target), SUDO_BASH]
+            except StackError as err:
+                print(f"homelab renew-certs: {target.name}: {err}", file=sys.stderr)
+                return 1
+            res = subprocess.run(argv_, input=script, text=True, check=False, timeout=900)
+            if res.returncode != 0:
+                print(f"homelab renew-certs: FAILED on {target.name}; the control planes after it were not touched")
+                return 1
+    print("homelab renew-certs: done; now `pulumi up --target-replace <urn of the <cluster>-kubeconfig command>`")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
