@@ -15,7 +15,7 @@ from pulumi_command import remote
 from components.cluster import host_scripts as scripts
 from components.cluster.apiserver_config import config_files
 from components.cluster.backup import EtcdBackup
-from components.cluster.day_two import add_cert_expiry, add_etcd_backups, add_preflight
+from components.cluster.day_two import add_cert_expiry, add_etcd_backups, add_preflight, add_version_guard
 from components.cluster.kubeadm_config import render_init, render_join
 from components.cluster.model import ClusterSpec, NodeSpec
 from components.kube import inherited_depends_on
@@ -81,12 +81,14 @@ class KubeadmCluster(pulumi.ComponentResource):
         # A host new to the stack is probed first; a fatal finding stops `up` before its
         # prepare (components/cluster/day_two.py, the rules of `scripts/lab check`).
         preflights, preflight_ok = add_preflight(self._command, name, spec)
+        # And a change of kubernetesVersion is refused before any prepare re-pins packages.
+        running_version = add_version_guard(self._command, name, spec)
         prepared: dict[str, list[pulumi.Resource]] = {}
         for node in spec.nodes:
-            deps: list[pulumi.Resource] = [preflights[node.name]]
+            deps: list[pulumi.Resource] = [preflights[node.name], running_version]
             if node.prepare:
                 prepare = preflight_ok[node.name].apply(lambda _, s=spec: scripts.prepare_script(s))
-                deps.append(self._command(f"{name}-{node.name}-prepare", node, prepare))
+                deps.append(self._command(f"{name}-{node.name}-prepare", node, prepare, depends_on=[running_version]))
             prepared[node.name] = deps
 
         init = self._command(

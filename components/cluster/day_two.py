@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import pulumi
 
 from components.cluster import backup as snapshots
+from components.cluster import upgrade
 from components.cluster.cert_expiry import check_expiration_script, expiry_warnings, parse_check_expiration
 from components.cluster.model import ClusterSpec, NodeSpec
 from components.cluster.preflight_probe import parse_facts, probe_script
@@ -127,3 +128,14 @@ def add_preflight(
         upto = {n.name: probes[n.name].stdout for n in spec.nodes[: i + 1]}
         gates[node.name] = pulumi.Output.all(**upto).apply(lambda outs, n=node.name: judge(outs, n))
     return probes, gates
+
+
+def add_version_guard(command: CommandFactory, name: str, spec: ClusterSpec) -> Any:
+    """`<cluster>-running-version` on the first control plane; every prepare depends on it.
+
+    It runs when the requested version changes (the version is in its text) and fails,
+    naming the running and the requested version, when the cluster cannot be moved there;
+    the prepares, which would re-pin the packages, then never run.
+    """
+    first = spec.first_control_plane
+    return command(f"{name}-running-version", first, upgrade.running_version_script(spec.kubernetes_version))

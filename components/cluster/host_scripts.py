@@ -207,6 +207,11 @@ if [ "$(installed_version kubeadm)" != "" ] && [ "$(installed_version kubeadm | 
   && [ "$(installed_version kubelet | cut -d- -f1)" = "$K8S_VERSION" ] \
   && [ "$(installed_version kubectl | cut -d- -f1)" = "$K8S_VERSION" ]; then
   echo "homelab: kubernetes packages $K8S_VERSION already installed"
+elif [ -n "$(installed_version kubelet)" ] && { [ -f @INIT_MARKER@ ] || [ -f @JOIN_MARKER@ ]; }; then
+  # A member of a running cluster: its packages move in the upgrade steps, node by node
+  # after the control plane (components/cluster/upgrade_chain.py), never ahead of it here.
+  echo "homelab: $(hostname) is in the cluster with kubelet $(installed_version kubelet);" \
+    "the upgrade steps move it to $K8S_VERSION"
 else
   needed=""
   for pkg in apt-transport-https ca-certificates conntrack socat $KEY_TOOLS; do
@@ -247,7 +252,7 @@ else
 fi
 systemctl enable kubelet >/dev/null
 echo "homelab: host prepared for Kubernetes $K8S_VERSION"
-"""
+""".replace("@INIT_MARKER@", INIT_MARKER).replace("@JOIN_MARKER@", JOIN_MARKER)
     )
 
 

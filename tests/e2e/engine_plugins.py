@@ -112,3 +112,22 @@ def accepted_logins(log: Path) -> int:
         return len(ACCEPTED.findall(log.read_text(errors="replace")))
     except FileNotFoundError:
         return 0
+
+
+def kill_plugins_under(home: Path) -> list[int]:
+    """Kill provider processes started from `home` (a killed CLI leaves its plugins running)."""
+    killed = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv0 = (proc / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        except OSError:
+            continue
+        if argv0.startswith(f"{home}/plugins/"):
+            try:
+                os.kill(int(proc.name), 9)
+                killed.append(int(proc.name))
+            except ProcessLookupError:
+                pass
+    return killed

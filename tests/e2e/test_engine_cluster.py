@@ -49,7 +49,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.engine_plugins import engine_env, private_pulumi_home
+from tests.e2e.engine_plugins import engine_env, kill_plugins_under, private_pulumi_home
 from tests.e2e.test_engine_services import SECRET_SIG, Pulumi, base64_needles
 
 pytestmark = [pytest.mark.e2e]
@@ -61,8 +61,8 @@ STACK = "local"
 CLUSTER = "lab-local"
 PASSPHRASE = "homelab-e2e-test-only"
 # Its own bridge and subnet: never the user's machines (hlbr0) nor tests/machines' (hlbt0).
-BRIDGE = os.environ.get("HOMELAB_ENGINE_BRIDGE", "hlbe0")
-SUBNET = os.environ.get("HOMELAB_ENGINE_SUBNET", "10.253.0.0/24")
+BRIDGE = os.environ.get("HOMELAB_ENGINE_BRIDGE", "hlbe7")
+SUBNET = os.environ.get("HOMELAB_ENGINE_SUBNET", "10.254.37.0/24")
 UP_TIMEOUT = float(os.environ.get("HOMELAB_ENGINE_UP_TIMEOUT", "2400"))
 INIT_MARKER = "/etc/kubernetes/homelab/initialised"
 
@@ -97,6 +97,7 @@ class Cluster:
     key_path: Path
     base: dict[str, Any]
     kubectl: Path
+    home: Path  # the private PULUMI_HOME
     figures: dict[str, Any] = field(default_factory=dict)
     done: set[str] = field(default_factory=set)
 
@@ -142,7 +143,20 @@ class Cluster:
         return {s["urn"].split("::")[-1]: s["op"] for s in steps if s["op"] != "same"}
 
     def up(self, timeout: float = UP_TIMEOUT, check: bool = True) -> Any:
-        return self.pulumi.run("up", "--yes", "--skip-preview", timeout=timeout, check=check)
+        ran = self.pulumi.run("up", "--yes", "--skip-preview", timeout=timeout, check=False)
+        if check and ran.returncode != 0:
+            raise AssertionError(f"`pulumi up` failed ({ran.returncode}):\n{diagnostics(ran.stdout + ran.stderr)}")
+        return ran
+
+
+def diagnostics(text: str) -> str:
+    """The Diagnostics block of a pulumi run (what failed and why), else its tail."""
+    if "Diagnostics:" not in text:
+        return "\n".join(text.splitlines()[-60:])
+    block = text.split("Diagnostics:", 1)[1]
+    for end in ("\nOutputs:", "\nResources:"):
+        block = block.split(end, 1)[0]
+    return block[-8000:]
 
 
 def project_copy(dst: Path) -> Path:
@@ -225,7 +239,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         base["homelab:ssh"] = {**base["homelab:ssh"], "privateKeyPath": str(key)}
         lb_range = base.get("homelab:loadBalancer", {}).get("pools", [{}])[0].get("addresses", [""])[0]
         base |= services_config(cilium, metallb, lb_range)
-        c = Cluster(lab, mirror, pulumi, pulumi.cwd, state, key, base, kubectl)
+        c = Cluster(lab, mirror, pulumi, pulumi.cwd, state, key, base, kubectl, home)
         c.write_config(c.config_with())
         yield c
         if "destroy" not in c.done:
@@ -350,6 +364,7 @@ def test_interrupted_join_converges(cluster: Cluster) -> None:
     time.sleep(3)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate()
+    cluster.figures["plugins_left_running_by_the_killed_cli"] = len(kill_plugins_under(cluster.home))
     ran = cluster.up(check=False)
     if ran.returncode != 0 and "locked" in ran.stdout + ran.stderr:
         cluster.figures["interrupted_up_left_a_lock"] = True

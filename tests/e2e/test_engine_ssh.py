@@ -44,7 +44,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.engine_plugins import accepted_logins, engine_env, private_pulumi_home
+from tests.e2e.engine_plugins import accepted_logins, engine_env, kill_plugins_under, private_pulumi_home
 from tests.e2e.hosts import DEFAULT_SUBNET, E2EHost
 from tests.e2e.test_engine_services import SECRET_SIG, Pulumi, base64_needles
 
@@ -323,8 +323,9 @@ def test_interrupted_join_converges_on_the_next_up(lab: Lab) -> None:
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)  # the CLI: cancel
     time.sleep(3)
-    os.killpg(proc.pid, signal.SIGKILL)  # then the CLI and its plugins, mid-join
+    os.killpg(proc.pid, signal.SIGKILL)  # then the CLI, mid-join
     interrupted = proc.communicate()[0]
+    lab.figures["plugins_left_running_by_the_killed_cli"] = len(kill_plugins_under(lab.home))
     lab.figures["interrupted_up_tail"] = interrupted.strip().splitlines()[-5:]
 
     # The next `up` converges. A killed run leaves its lock (file backend): `pulumi cancel`

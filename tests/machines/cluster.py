@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shlex
 import socket
 import ssl
 import subprocess
@@ -138,19 +139,13 @@ def host_file_state(machine: LocalMachine, *paths: str) -> dict[str, str]:
     """`stat` of each path on the machine ('' when absent): mtimes show whether a script ran."""
     out = {}
     for path in paths:
-        res = machine.ssh("stat", "-c", "%Y.%Z %s", path)
+        res = machine.ssh(shlex.join(["stat", "-c", "%Y.%Z %s", path]))  # ssh joins argv with spaces
         out[path] = res.stdout.strip() if res.returncode == 0 else ""
     return out
 
 
 def leftovers(machine: LocalMachine) -> list[str]:
-    """What a reset node still has of the cluster (should be nothing)."""
-    script = (
-        "for p in /etc/kubernetes/kubelet.conf /etc/kubernetes/homelab /etc/kubernetes/pki "
-        "/etc/kubernetes/manifests/kube-apiserver.yaml /var/lib/kubelet/config.yaml; do "
-        '[ -e "$p" ] && echo "$p"; done; '
-        '[ -n "$(ls -A /var/lib/etcd 2>/dev/null)" ] && echo /var/lib/etcd; '
-        "true"
-    )
-    res = machine.ssh("bash", "-c", f"'{script}'")
+    """Files a reset node still holds of the cluster (should be none; empty dirs may stay)."""
+    script = "find /etc/kubernetes /var/lib/etcd /var/lib/kubelet -mindepth 1 ! -type d 2>/dev/null; true"
+    res = machine.ssh(shlex.join(["bash", "-c", script]))
     return res.stdout.split()

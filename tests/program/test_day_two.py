@@ -140,3 +140,25 @@ def test_a_cloned_new_host_stops_up_before_its_prepare() -> None:
     for check in ("worker01: address:", "worker01: product_uuid:", "worker01: mac:", "worker01: ports:"):
         assert check in text
     assert "cp01:" not in text  # a member never blocks
+
+
+def test_a_prepare_waits_only_for_the_probes_of_its_node_and_the_nodes_before_it() -> None:
+    # Adding a node at the end of the list must leave the other nodes' prepare untouched,
+    # even in a preview where the new node's probe has not answered yet.
+    run = run_stack("prod")
+    cmds = {r.name: r for r in run.by_type(COMMAND)}
+    order = ["cp01", "cp02", "cp03", "worker01", "worker02"]
+    for i, node in enumerate(order):
+        stdin_deps = set(cmds[f"lab-prod-{node}-prepare"].property_dependencies.get("stdin", []))
+        probes = {cmds[f"lab-prod-{n}-preflight"].urn for n in order}
+        assert stdin_deps & probes == {cmds[f"lab-prod-{n}-preflight"].urn for n in order[: i + 1]}, node
+
+
+def test_a_version_change_is_checked_on_the_first_control_plane_before_any_prepare() -> None:
+    run = run_stack("prod")
+    cmds = {r.name: r for r in run.by_type(COMMAND)}
+    guard = cmds["lab-prod-running-version"]
+    assert guard.inputs["connection"]["host"] == "192.168.2.11"
+    assert "want=1.34.5\n" in guard.inputs["stdin"]
+    for node in ("cp01", "cp02", "cp03", "worker01", "worker02"):
+        assert guard.urn in cmds[f"lab-prod-{node}-prepare"].dependencies

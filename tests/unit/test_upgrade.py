@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +42,34 @@ def test_scripts_are_bash_and_in_kubeadm_order() -> None:
     assert "kubectl drain worker01 --ignore-daemonsets" in u.drain_script("worker01")
     uncordon = u.uncordon_script("worker01", "1.35.0")
     assert uncordon.index("kubeletVersion") < uncordon.index("kubectl uncordon worker01")
+
+
+@pytest.mark.parametrize(
+    ("running", "requested"),
+    [
+        (None, "1.35.0"),  # a new machine: no API server manifest yet
+        ("1.34.5", "1.34.5"),
+        ("1.34.5", "1.35.0"),  # one minor: allowed by the rule, but not automated yet
+        ("1.34.5", "1.34.6"),
+        ("1.33.4", "1.35.0"),
+        ("1.35.0", "1.34.5"),
+        ("1.34.5", "1.34.4"),
+        ("1.34.10", "1.34.9"),  # versions compare as numbers, not text
+    ],
+)
+def test_guard_script_applies_the_python_rule_on_the_host(running: str | None, requested: str, tmp_path: Path) -> None:
+    manifest = tmp_path / "kube-apiserver.yaml"
+    if running:
+        manifest.write_text(
+            "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - command: [kube-apiserver]\n"
+            f"    image: registry.local:5000/k8s/kube-apiserver:v{running}\n    name: kube-apiserver\n"
+        )
+    script = u.running_version_script(requested, manifest=str(manifest))
+    res = subprocess.run(["bash", "-s"], input=script, capture_output=True, text=True, check=False)
+    assert f"running={running or ''}\n" in res.stdout
+    expected = u.version_change_problem(running, requested)
+    if expected is None:
+        assert res.returncode == 0, res.stderr
+    else:
+        assert res.returncode == 1
+        assert res.stderr.strip() == f"homelab:cluster.kubernetesVersion: {expected}"

@@ -71,6 +71,14 @@ LAYOUT: dict[str, str] = {
 }
 
 
+# Programs an image carries beside its main binary, as upstream's does: registry.k8s.io's
+# etcd image has etcdctl and etcdutl, and the snapshot script runs them in the etcd
+# container (`crictl exec`). Toolchain output -> path in the image.
+COMPANIONS: dict[str, dict[str, str]] = {
+    "etcd": {"etcdctl": "usr/local/bin/etcdctl", "etcdutl": "usr/local/bin/etcdutl"},
+}
+
+
 def plan_images(kubeadm_list: str, versions: dict[str, str]) -> tuple[list[ImagePlan], list[str]]:
     """Images to build from kubeadm's list, and the references no built binary can fill."""
     plans: list[ImagePlan] = []
@@ -173,10 +181,21 @@ class BuiltImage:
         return sum(p.stat().st_size for p in self.blobs.values())
 
 
-def build_image(plan: ImagePlan, binary: Path, blob_dir: Path, architecture: str = "amd64") -> BuiltImage:
-    """Layer + config + manifest for one plan; blobs stored by digest (reused when unchanged)."""
+def build_image(
+    plan: ImagePlan,
+    binary: Path,
+    blob_dir: Path,
+    architecture: str = "amd64",
+    companions: dict[str, Path] | None = None,
+) -> BuiltImage:
+    """Layer + config + manifest for one plan; blobs stored by digest (reused when unchanged).
+
+    `companions`: more programs in the same layer, by their path in the image.
+    """
     blob_dir.mkdir(parents=True, exist_ok=True)
-    raw = layer_tar({plan.path: (binary, 0o755)})
+    files: dict[str, tuple[Path | bytes, int]] = {plan.path: (binary, 0o755)}
+    files.update({path: (src, 0o755) for path, src in (companions or {}).items()})
+    raw = layer_tar(files)
     diff_id = digest(raw)
     # The gzip stream is reproducible too, but compressing 100 MB costs seconds: keep
     # the compressed layer by its diff_id.

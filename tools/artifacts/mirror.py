@@ -25,7 +25,7 @@ from typing import Any
 from tools.artifacts import toolchain
 from tools.artifacts.aptrepo import SigningKey, build_repository
 from tools.artifacts.debs import build_deb, cri_tools_deb, dpkg_architecture, kubernetes_debs
-from tools.artifacts.images import BuiltImage, ImagePlan, build_image, plan_images
+from tools.artifacts.images import COMPANIONS, BuiltImage, ImagePlan, build_image, plan_images
 from tools.artifacts.pause import build_pause
 from tools.artifacts.registry import RegistryClient, RegistryProcess, start_registry
 from tools.artifacts.serve import FileServer
@@ -140,9 +140,11 @@ def build(state: Path, log: Any = print) -> dict[str, Any]:
             }
         )
         log(f"artifacts: {target.name} ({target.stat().st_size / 1e6:.1f} MB){' (reused)' if reused else ''}")
-    # cri-tools when a crictl was built (the cluster-config script uses crictl).
+    # cri-tools when a crictl was built (the cluster-config and etcd snapshot scripts use crictl).
     crictl = toolchain.find("crictl")
     cri_version = toolchain.crictl_version(crictl) if crictl else ""
+    if not cri_version:
+        log("artifacts: NO cri-tools package (no crictl built): scripts/toolchain --only cri-tools")
     if crictl and cri_version:
         spec = cri_tools_deb(crictl, cri_version, arch)
         target = lay.debs / spec.filename
@@ -184,14 +186,31 @@ def build(state: Path, log: Any = print) -> dict[str, Any]:
     images = []
     for plan in plans:
         start = time.monotonic()
-        image = build_image(plan, binaries[plan.binary], lay.blobs, architecture=arch)
-        images.append(_image_record(image, round(time.monotonic() - start, 2)))
+        companions, absent = image_companions(plan.binary)
+        if absent:
+            log(f"artifacts: image {plan.repository} WITHOUT {', '.join(absent)} (not built): "
+                f"scripts/toolchain --only {','.join(sorted({toolchain.ITEMS[a] for a in absent}))}")  # fmt: skip
+        image = build_image(plan, binaries[plan.binary], lay.blobs, architecture=arch, companions=companions)
+        images.append(_image_record(image, round(time.monotonic() - start, 2)) | {"companions": sorted(companions)})
         log(f"artifacts: image {plan.repository}:{plan.tag} ({image.size / 1e6:.1f} MB)")
     report["images"] = images
     report["imagesNotBuilt"] = unknown
     report["imageSeconds"] = round(time.monotonic() - t0, 2)
     lay.built.write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def image_companions(binary: str) -> tuple[dict[str, Path], list[str]]:
+    """The built companions of an image's binary by path in the image, and those not built."""
+    found: dict[str, Path] = {}
+    absent: list[str] = []
+    for name, path in COMPANIONS.get(binary, {}).items():
+        src = toolchain.find(name)
+        if src is None:
+            absent.append(name)
+        else:
+            found[path] = src
+    return found, absent
 
 
 def _image_record(image: BuiltImage, seconds: float) -> dict[str, Any]:

@@ -20,13 +20,17 @@ ITEMS: dict[str, str] = {
     "kube-controller-manager": "kubernetes-node",
     "kube-scheduler": "kubernetes-node",
     "etcd": "etcd",
+    "etcdctl": "etcd-tools",
+    "etcdutl": "etcd-tools",
+    "crictl": "cri-tools",
     "coredns": "coredns",
     "registry": "registry",
 }
 
 
-# Used when built; no toolchain item builds it yet (crictl: sigs.k8s.io/cri-tools/cmd/crictl).
-OPTIONAL: dict[str, str] = {"crictl": "cri-tools"}
+# Used by the mirror when built, left out (loudly) when not: crictl (the cri-tools deb),
+# etcdctl and etcdutl (in the etcd image).
+OPTIONAL: dict[str, str] = {"crictl": "cri-tools", "etcdctl": "etcd-tools", "etcdutl": "etcd-tools"}
 
 
 def crictl_version(crictl: Path) -> str:
