@@ -18,6 +18,7 @@ but unencrypted; keep it where only root reads). A later run:
 
     python -m tools.hostrun up STACK [--state FILE] [--always]
     python -m tools.hostrun destroy STACK [--state FILE]
+    python -m tools.hostrun kubeconfig STACK [--state FILE] > lab.kubeconfig
 """
 
 from __future__ import annotations
@@ -429,12 +430,21 @@ def stack_file_config(stack: str) -> tuple[dict[str, Any], list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.hostrun", description=__doc__.split("\n\n")[0])
-    ap.add_argument("action", choices=["up", "destroy"])
+    ap.add_argument("action", choices=["up", "destroy", "kubeconfig"])
     ap.add_argument("stack")
     ap.add_argument("--state", type=Path, help="state file (default: /var/lib/homelab/hostrun/<stack>.json)")
     ap.add_argument("--always", action="store_true", help="run every create again (idempotency check)")
     args = ap.parse_args(argv)
     state = args.state or Path(os.environ.get("HOMELAB_HOSTRUN_DIR", "/var/lib/homelab/hostrun")) / f"{args.stack}.json"
+    if args.action == "kubeconfig":
+        # The admin kubeconfig the cluster's `kubeconfig` command read (secret: to stdout only).
+        records = HostRunner(state, log=lambda _m: None).state["commands"].values()
+        found = [r["outputs"]["stdout"] for r in records if r["name"].endswith("-kubeconfig")]
+        if not found:
+            print(f"homelab hostrun: no kubeconfig in {state}: run `up` first", file=sys.stderr)
+            return 1
+        sys.stdout.write(found[0])
+        return 0
     config, secret = stack_file_config(args.stack)
     t0 = time.monotonic()
     try:

@@ -374,6 +374,24 @@ def ensure_mirror(paths: Paths, network: LabNetwork) -> dict[str, Any]:
     return dict(json.loads(served.read_text())["stackConfig"])
 
 
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+WANTED_INOTIFY_INSTANCES = 1024
+
+
+def raise_inotify_limit() -> None:
+    """Every machine's systemd, containerd and kubelet take inotify instances from the host's
+    per-user limit (often 128): past it, systemd in a new machine dies with "Too many open
+    files". Raised as kind's docs advise, said aloud, never lowered."""
+    try:
+        current = int(INOTIFY_INSTANCES.read_text())
+        if current < WANTED_INOTIFY_INSTANCES:
+            INOTIFY_INSTANCES.write_text(f"{WANTED_INOTIFY_INSTANCES}\n")
+            print(f"machines: raised fs.inotify.max_user_instances from {current} to {WANTED_INOTIFY_INSTANCES} "
+                  "(machines share the host's limit; not persisted across reboots)", file=sys.stderr)  # fmt: skip
+    except (OSError, ValueError) as exc:
+        print(f"machines: warning: could not check fs.inotify.max_user_instances ({exc})", file=sys.stderr)
+
+
 def cmd_up(args: argparse.Namespace, paths: Paths) -> int:
     problems = preflight()
     try:  # arguments first, so that nothing is touched when any of them is wrong
@@ -392,6 +410,7 @@ def cmd_up(args: argparse.Namespace, paths: Paths) -> int:
         if Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == "1":
             print("machines: note: this host forwards IPv4; the lab adds no NAT, so nothing leaves the bridge "
                   "with a reply path, but consider `sysctl net.ipv4.ip_forward=0`", file=sys.stderr)  # fmt: skip
+        raise_inotify_limit()
         paths.state_dir.chmod(0o700)
         paths.machines_dir.mkdir(exist_ok=True)
         client_pub = ensure_client_key(paths)

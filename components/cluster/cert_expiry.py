@@ -123,6 +123,11 @@ if command -v crictl >/dev/null 2>&1; then
     echo "homelab: the API server on $(hostname) is not ready after the renewal" >&2
     exit 1
   fi
+else
+  # Without a restart the static pods keep serving the old certificates.
+  echo "homelab: no crictl on $(hostname): restart kube-apiserver, kube-controller-manager," \
+    "kube-scheduler and etcd yourself (move their manifests out of /etc/kubernetes/manifests" \
+    "and back); they still use the old certificates" >&2
 fi
 kubeadm certs check-expiration
 echo "homelab: certificates of $(hostname) renewed"

@@ -18,6 +18,7 @@ from components.cluster.backup import EtcdBackup
 from components.cluster.day_two import add_cert_expiry, add_etcd_backups, add_preflight, add_version_guard
 from components.cluster.kubeadm_config import render_init, render_join
 from components.cluster.model import ClusterSpec, NodeSpec
+from components.cluster.upgrade_chain import add_rollout, add_upgrade_apply
 from components.kube import inherited_depends_on
 
 # stdout of these commands carries a secret: never log it, never show it in diffs.
@@ -56,7 +57,9 @@ class KubeadmCluster(pulumi.ComponentResource):
       <node>-membership    on the first control plane; deleting it drains and deletes the Node
       <cp>-etcd-backup     per control plane, with `backup`: the etcd snapshot timer
       <cp>-cert-expiry     per control plane: `kubeadm certs check-expiration`, read daily
-    and once: <first>-init, cluster-config, kubeconfig, and the Kubernetes provider.
+      <node>-drain, -kubelet, -uncordon, and <cp>-upgrade-node: the upgrade steps
+    and once: running-version, <first>-init, <first>-upgrade-apply, cluster-config,
+    kubeconfig, and the Kubernetes provider.
     """
 
     kubeconfig: pulumi.Output[str]
@@ -81,7 +84,8 @@ class KubeadmCluster(pulumi.ComponentResource):
         # A host new to the stack is probed first; a fatal finding stops `up` before its
         # prepare (components/cluster/day_two.py, the rules of `scripts/lab check`).
         preflights, preflight_ok = add_preflight(self._command, name, spec)
-        # And a change of kubernetesVersion is refused before any prepare re-pins packages.
+        # And a change of kubernetesVersion kubeadm cannot make (a skipped minor, a downgrade)
+        # is refused before any host changes; an allowed one runs the upgrade steps below.
         running_version = add_version_guard(self._command, name, spec)
         prepared: dict[str, list[pulumi.Resource]] = {}
         for node in spec.nodes:
@@ -102,11 +106,14 @@ class KubeadmCluster(pulumi.ComponentResource):
             # cluster-config, so a new control plane's SAN does not touch this resource.
             ignore_changes=["stdin"],
         )
+        # On a version change, kubeadm upgrades the control plane before the configuration
+        # (which names the version) is uploaded again; a new cluster finds nothing to do.
+        upgrade_apply = add_upgrade_apply(self._command, name, spec, [init, *prepared[first.name]])
         cluster_config = self._command(
             f"{name}-cluster-config",
             first,
             scripts.cluster_config_script(spec, init_config, extra_files),
-            depends_on=[init],
+            depends_on=[init, upgrade_apply],
         )
         kubeconfig_cmd = self._command(
             f"{name}-kubeconfig", first, scripts.kubeconfig_script(), depends_on=[init], secret_stdout=True
@@ -151,6 +158,8 @@ class KubeadmCluster(pulumi.ComponentResource):
 
         # Day two: per control plane, after its init or join (components/cluster/day_two.py).
         members: dict[str, pulumi.Resource] = {first.name: init, **joins}
+        # Then the other control planes and every node, one at a time (upgrade_chain.py).
+        self.upgrade_done = add_rollout(self._command, name, spec, upgrade_apply, members)
         if backup is not None:
             add_etcd_backups(self._command, name, spec, backup, members)
         self.certificate_expiry = add_cert_expiry(self._command, name, spec, members)

@@ -134,8 +134,9 @@ def add_version_guard(command: CommandFactory, name: str, spec: ClusterSpec) -> 
     """`<cluster>-running-version` on the first control plane; every prepare depends on it.
 
     It runs when the requested version changes (the version is in its text) and fails,
-    naming the running and the requested version, when the cluster cannot be moved there;
-    the prepares, which would re-pin the packages, then never run.
+    naming the running and the requested version, when kubeadm cannot move the cluster
+    there (a skipped minor, a downgrade); nothing on any host changes then. An allowed
+    change passes on to the upgrade steps (upgrade_chain.py).
     """
     first = spec.first_control_plane
     return command(f"{name}-running-version", first, upgrade.running_version_script(spec.kubernetes_version))

@@ -98,7 +98,11 @@ def _node_rules(n: NodeProbe, lan_interface: str | None) -> None:
             )
     if f.swaps:
         where = ", ".join(f.swaps)
-        if n.prepare:
+        if f.member:
+            # Its prepare step ran already and runs no more: nothing turns this swap off.
+            n.add("fatal", "swap", f"swap is on ({where}) on a member: its kubelet (failSwapOn) will not start again "
+                  "after a restart; `swapoff -a` and take it out of /etc/fstab")  # fmt: skip
+        elif n.prepare:
             n.add("warn", "swap", f"swap is on ({where}); the prepare step turns it off and comments it out of fstab")
         else:
             n.add("fatal", "swap", f"swap is on ({where}) and prepare: false: the kubelet will not start; swapoff it")

@@ -64,13 +64,22 @@ def version_step_problem(current: str | None, requested: str) -> str | None:
 
 
 def step_rule_lines(manifest: str = MANIFEST) -> str:
-    """Shell functions: `running_version` (this host's API server tag, '' without one) and
-    `refuse_step HAVE WANT` (exits 1 naming both versions when kubeadm cannot go there)."""
+    """Shell functions: `running_version` (this host's API server tag, '' without one),
+    `control_plane_at V` (all three control-plane static pods at V: an upgrade that stopped
+    half-way is not taken for done) and `refuse_step HAVE WANT` (exits 1 naming both
+    versions when kubeadm cannot go there)."""
+    manifests = manifest.rsplit("/", 1)[0]
     return (
         f"""running_version() {{
   if [ -f {manifest} ]; then
-    sed -n 's/^ *image: .*kube-apiserver:v\\([0-9][0-9.]*\\).*/\\1/p' {manifest} | head -n 1
+    sed -n 's/^[ -]*image: .*kube-apiserver:v\\([0-9][0-9.]*\\).*/\\1/p' {manifest} | head -n 1
   fi
+}}
+control_plane_at() {{
+  local c
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+    grep -q "^[ -]*image: .*/$c:v$1\\$" "{manifests}/$c.yaml" 2>/dev/null || return 1
+  done
 }}
 """
         + r"""refuse_step() {
@@ -189,7 +198,7 @@ if [ -z "$have" ]; then
   echo "homelab: $(hostname) runs no API server; nothing to upgrade" >&2
   exit 1
 fi
-if [ "$have" = "{v}" ]; then
+if control_plane_at "{v}"; then
   echo "homelab: the control plane already runs v{v}"
   exit 0
 fi
@@ -214,7 +223,7 @@ def upgrade_other_control_plane_script(spec: ClusterSpec) -> str:
         + step_rule_lines()
         + _pin_lines(spec)
         + f"""have="$(running_version)"
-if [ "$have" = "{v}" ]; then
+if control_plane_at "{v}"; then
   echo "homelab: $(hostname)'s control plane already runs v{v}"
   exit 0
 fi
@@ -298,8 +307,8 @@ def uncordon_script(node: str, version: str, attempts: int = 60) -> str:
         + f"""export KUBECONFIG={ADMIN_CONF}
 for _ in $(seq {attempts}); do
   if [ "$({_kubelet_version(node)} 2>/dev/null || true)" = "v{v}" ]; then
-    ready="$(kubectl get node {node} -o jsonpath='{{.status.conditions[?(@.type=="Ready")].status}}')"
-    why="$(kubectl get node {node} -o jsonpath='{{.status.conditions[?(@.type=="Ready")].message}}')"
+    ready="$(kubectl get node {node} -o jsonpath='{{.status.conditions[?(@.type=="Ready")].status}}' || true)"
+    why="$(kubectl get node {node} -o jsonpath='{{.status.conditions[?(@.type=="Ready")].message}}' || true)"
     if [ "$ready" = "True" ]; then
       kubectl uncordon {node}
       echo "homelab: {node} is Ready at v{v}"

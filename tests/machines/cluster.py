@@ -55,9 +55,10 @@ def lab_config(lab: LocalLab, mirror: Mirror, *, drop: tuple[str, ...] = (), **c
     return config
 
 
-def start_mirror(state: Path, address: str) -> Mirror:
-    """Build (cached by tools.artifacts) and serve the mirror on the machines' bridge."""
-    build(state, log=lambda *_: None)
+def start_mirror(state: Path, address: str, *, with_previous: bool = False) -> Mirror:
+    """Build (cached by tools.artifacts) and serve the mirror on the machines' bridge;
+    `with_previous`: the previous Kubernetes' packages and images too (upgrades)."""
+    build(state, log=lambda *_: None, with_previous=with_previous)
     return serve(state, address, TEST_APT_PORT, TEST_REGISTRY_PORT, log=lambda *_: None)
 
 

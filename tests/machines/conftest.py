@@ -48,3 +48,16 @@ def local_machines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLa
         shutil.rmtree(state, ignore_errors=True)
         if res.returncode != 0:
             raise RuntimeError(f"machines down failed: {res.stdout}\n{res.stderr}")
+
+
+@pytest.fixture(scope="module")
+def clean_machines(local_machines: LocalLab) -> LocalLab:
+    """The session's machines made anew for one test module (a few seconds: the image is cached).
+
+    Each cluster module starts from empty machines, whatever an earlier module left on them.
+    """
+    res = local_machines.down()
+    if res.returncode != 0:
+        raise RuntimeError(f"machines down failed: {res.stdout}\n{res.stderr}")
+    local_machines.up(3)
+    return local_machines

@@ -54,7 +54,7 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster(local_machines: LocalLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(clean_machines: LocalLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     try:
         toolchain.load(["kubeadm", "kubelet", "kubectl", "kube-apiserver", "registry"])
     except toolchain.MissingBinary as exc:
@@ -65,21 +65,21 @@ def cluster(local_machines: LocalLab, tmp_path_factory: pytest.TempPathFactory) 
         pytest.skip("MIRROR TOOLS MISSING -- apt-get install dpkg-dev gnupg")
     work = tmp_path_factory.mktemp("cluster")
     work.chmod(0o700)
-    mirror = start_mirror(work / "mirror", local_machines.gateway)
+    mirror = start_mirror(work / "mirror", clean_machines.gateway)
     try:
         state = work / "hostrun.json"
-        good = lab_config(local_machines, mirror)
+        good = lab_config(clean_machines, mirror)
         repo = good["homelab:cluster"]["imageRepository"]
         failed: CommandFailed | None = None
         try:
-            run_stack(lab_config(local_machines, mirror, imageRepository=f"{repo}/missing"), [], state)
+            run_stack(lab_config(clean_machines, mirror, imageRepository=f"{repo}/missing"), [], state)
         except CommandFailed as err:
             failed = err
         t0 = time.monotonic()
         result = run_stack(good, [], state)
         seconds = time.monotonic() - t0
         yield Cluster(
-            local_machines,
+            clean_machines,
             good,
             state,
             failed,

@@ -20,16 +20,16 @@ from tools.nspawn import cgroup_hierarchies
 pytestmark = pytest.mark.machines
 
 
-def test_three_machines_with_roles(local_machines: LocalLab) -> None:
-    assert [(m.name, m.role) for m in local_machines.machines][:3] == [
+def test_three_machines_with_roles(clean_machines: LocalLab) -> None:
+    assert [(m.name, m.role) for m in clean_machines.machines][:3] == [
         ("cp01", "control-plane"), ("cp02", "control-plane"), ("worker01", "worker")]  # fmt: skip
-    addresses = [m.address for m in local_machines.machines]
+    addresses = [m.address for m in clean_machines.machines]
     assert len(set(addresses)) == len(addresses)
 
 
-def test_each_machine_boots_systemd_with_its_own_name_and_address(local_machines: LocalLab) -> None:
-    gateway = local_machines.gateway
-    for m in local_machines.machines:
+def test_each_machine_boots_systemd_with_its_own_name_and_address(clean_machines: LocalLab) -> None:
+    gateway = clean_machines.gateway
+    for m in clean_machines.machines:
         res = m.ssh(
             "hostname; ip -4 -o addr show dev eth0; ip route show default; "
             "systemctl is-system-running; systemctl is-active containerd ssh homelab-machine-setup"
@@ -45,9 +45,9 @@ def test_each_machine_boots_systemd_with_its_own_name_and_address(local_machines
         assert lines[4:] == ["active", "active", "active"]
 
 
-def test_machines_are_ready_for_runc_and_the_kubelet(local_machines: LocalLab) -> None:
+def test_machines_are_ready_for_runc_and_the_kubelet(clean_machines: LocalLab) -> None:
     """What the boot-time unit fixes: writable cgroup controllers, /dev/kmsg, the kubelet's sysctls."""
-    m = local_machines.machines[0]
+    m = clean_machines.machines[0]
     res = m.ssh(
         "set -e; for c in memory cpu pids cpuset; do mkdir /sys/fs/cgroup/$c/homelab-test; "
         "rmdir /sys/fs/cgroup/$c/homelab-test; done; test -e /dev/kmsg; echo ok"
@@ -64,8 +64,8 @@ def test_machines_are_ready_for_runc_and_the_kubelet(local_machines: LocalLab) -
     assert res.returncode == 0, res.stderr
 
 
-def test_sshd_host_key_is_pinned(local_machines: LocalLab, tmp_path: Path) -> None:
-    a, b = local_machines.machines[:2]
+def test_sshd_host_key_is_pinned(clean_machines: LocalLab, tmp_path: Path) -> None:
+    a, b = clean_machines.machines[:2]
     # the right key is accepted (every other test relies on it) ...
     assert a.ssh("true").returncode == 0
     # ... and another machine's key for this address is refused
@@ -77,41 +77,43 @@ def test_sshd_host_key_is_pinned(local_machines: LocalLab, tmp_path: Path) -> No
     assert res.returncode == 255 and "host key" in res.stderr.lower(), res.stderr
 
 
-def test_machines_are_isolated(local_machines: LocalLab) -> None:
+def test_machines_are_isolated(clean_machines: LocalLab) -> None:
     seen: dict[str, set[str]] = {"hostname": set(), "machine-id": set(), "host key": set(), "boot": set()}
-    for m in local_machines.machines:
+    for m in clean_machines.machines:
         out = m.ssh("hostname; cat /etc/machine-id; cut -d' ' -f1-2 /etc/ssh/ssh_host_ed25519_key.pub; "
                     "cat /proc/sys/kernel/random/boot_id").stdout.split("\n")  # fmt: skip
         assert out[2] == m.host_key  # the key sshd serves is the one pinned in the stack
         for key, value in zip(seen, out[:4], strict=True):
             seen[key].add(value)
         # air-gapped: no Debian source; only the lab's own mirror is ever added
-        assert m.ssh("cat /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null | grep -c deb || true"
-                     ).stdout.strip() == "0"  # fmt: skip
-    n = len(local_machines.machines)
+        # (other tests of the session may have prepared the machine: its kubernetes.list is fine)
+        assert m.ssh("cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources "
+                     "$(ls /etc/apt/sources.list.d/*.list 2>/dev/null | grep -v /kubernetes.list) "
+                     "2>/dev/null | grep -c deb || true").stdout.strip() == "0"  # fmt: skip
+    n = len(clean_machines.machines)
     for key in ("hostname", "machine-id", "host key"):
         assert len(seen[key]) == n, f"{key} shared between machines: {seen[key]}"
 
 
-def test_stack_file_describes_the_machines(local_machines: LocalLab) -> None:
-    config = yaml.safe_load(local_machines.stack_file.read_text())["config"]
+def test_stack_file_describes_the_machines(clean_machines: LocalLab) -> None:
+    config = yaml.safe_load(clean_machines.stack_file.read_text())["config"]
     nodes = config["homelab:nodes"]
     assert [(n["name"], n["address"], n["role"], n["ssh"]["hostKey"]) for n in nodes] == [
-        (m.name, m.address, m.role, m.host_key) for m in local_machines.machines
+        (m.name, m.address, m.role, m.host_key) for m in clean_machines.machines
     ]
-    assert config["homelab:lan"]["gateway"] == local_machines.gateway
-    assert config["homelab:ssh"] == {"user": "root", "privateKeyPath": str(local_machines.machines[0].private_key_path)}
-    assert oct(local_machines.machines[0].private_key_path.stat().st_mode & 0o777) == "0o600"
+    assert config["homelab:lan"]["gateway"] == clean_machines.gateway
+    assert config["homelab:ssh"] == {"user": "root", "privateKeyPath": str(clean_machines.machines[0].private_key_path)}
+    assert oct(clean_machines.machines[0].private_key_path.stat().st_mode & 0o777) == "0o600"
 
 
-def test_up_again_leaves_running_machines_alone(local_machines: LocalLab) -> None:
-    before = {m["name"]: m["nspawn_pid"] for m in local_machines.state()["machines"]}  # type: ignore[attr-defined]
-    boot = {m.name: m.ssh("cat /proc/sys/kernel/random/boot_id").stdout for m in local_machines.machines}
-    res = local_machines.up(len(before))
+def test_up_again_leaves_running_machines_alone(clean_machines: LocalLab) -> None:
+    before = {m["name"]: m["nspawn_pid"] for m in clean_machines.state()["machines"]}  # type: ignore[attr-defined]
+    boot = {m.name: m.ssh("cat /proc/sys/kernel/random/boot_id").stdout for m in clean_machines.machines}
+    res = clean_machines.up(len(before))
     assert res.stdout.count("is running (left alone)") == len(before)
-    after = {m["name"]: m["nspawn_pid"] for m in local_machines.state()["machines"]}  # type: ignore[attr-defined]
+    after = {m["name"]: m["nspawn_pid"] for m in clean_machines.state()["machines"]}  # type: ignore[attr-defined]
     assert after == before
-    assert boot == {m.name: m.ssh("cat /proc/sys/kernel/random/boot_id").stdout for m in local_machines.machines}
+    assert boot == {m.name: m.ssh("cat /proc/sys/kernel/random/boot_id").stdout for m in clean_machines.machines}
 
 
 def _host_leftovers(bridge: str, state_dir: Path) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -14,9 +15,11 @@ from lab.settings import build_settings
 from tools.artifacts.aptrepo import packages_stanza, release_text
 from tools.artifacts.debs import KUBEADM_DROPIN, REVISION, control_text, cri_tools_deb, kubernetes_debs
 from tools.artifacts.images import (
+    COMPANIONS,
     LAYER_TYPE,
     MANIFEST_TYPE,
     ImagePlan,
+    build_image,
     config_json,
     digest,
     layer_tar,
@@ -171,3 +174,20 @@ def test_cri_tools_has_its_own_version(tmp_path: Path) -> None:
     spec = cri_tools_deb(crictl, "1.34.0", "amd64")
     assert spec.filename == "cri-tools_1.34.0-1.1_amd64.deb"
     assert spec.binaries == (("/usr/bin/crictl", crictl),)
+
+
+def test_etcd_image_carries_etcdctl_and_etcdutl(tmp_path: Path) -> None:
+    # As registry.k8s.io's etcd image: the snapshot script runs both in the etcd container.
+    bins = {name: tmp_path / name for name in ("etcd", "etcdctl", "etcdutl")}
+    for name, path in bins.items():
+        path.write_bytes(b"\x7fELF" + name.encode())
+    plan = ImagePlan("r.invalid/k8s/etcd:3.6.5-0", "etcd", "usr/local/bin/etcd", "3.6.6")
+    companions = {path: bins[name] for name, path in COMPANIONS["etcd"].items()}
+    image = build_image(plan, bins["etcd"], tmp_path / "blobs", companions=companions)
+    layer = json.loads(image.manifest)["layers"][0]["digest"]
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(image.blobs[layer].read_bytes()))) as tar:
+        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+    for name in ("etcd", "etcdctl", "etcdutl"):
+        assert files[f"usr/local/bin/{name}"] == b"\x7fELF" + name.encode()
+    alone = build_image(plan, bins["etcd"], tmp_path / "blobs")
+    assert alone.manifest_digest != image.manifest_digest

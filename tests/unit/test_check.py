@@ -169,12 +169,16 @@ def test_every_fault_at_once_grouped_by_node() -> None:
     assert "FATAL reachable: unreachable as lab@192.168.2.23:22: timeout" in report
 
 
-def test_member_nodes_may_hold_their_ports_and_swap_is_a_warning_when_prepared() -> None:
+def test_member_nodes_may_hold_their_ports_and_swap_on_a_member_is_fatal() -> None:
     text = UBUNTU.replace("member=0", "member=1")
     cp = _node("cp01", "192.168.2.11", text, "control-plane")
+    new = _node("cp01", "192.168.2.11", UBUNTU, "control-plane")
     evaluate([cp])
+    evaluate([new])
     sev = {f.check: f.severity for f in cp.findings}
-    assert sev["ports"] == "ok" and sev["swap"] == "warn"
+    # A member's prepare step ran already: nothing turns its swap off before the kubelet restarts.
+    assert sev["ports"] == "ok" and sev["swap"] == "fatal"
+    assert {f.check: f.severity for f in new.findings}["swap"] == "warn"  # a new node's prepare turns it off
 
 
 def test_clock_skew_counts_only_outside_the_round_trip() -> None:

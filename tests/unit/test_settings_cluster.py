@@ -237,3 +237,13 @@ def test_host_key_must_be_a_public_key_line() -> None:
     assert any(p.startswith("homelab:nodes[0].ssh.hostKey: must be one public key") for p in problems(raw)), problems(
         raw
     )
+
+
+def test_project_defaults_of_optional_sections_are_absent_sections() -> None:
+    # The real engine passes Pulumi.yaml's defaults ({} / []) for keys a stack leaves out.
+    raw = base()
+    for key in ("loadBalancer", "dns", "egress", "tls"):
+        raw.pop(key, None)
+    defaults = {**raw, "loadBalancer": {}, "dns": {}, "egress": [], "tls": {}}
+    s = build_settings(defaults, {"homelab:ssh"})
+    assert (s.load_balancer, s.dns, s.egress, s.tls) == (None, None, None, None)

@@ -2,7 +2,8 @@
 
 State directory layout:
   debs/                    kubelet/kubeadm/kubectl_<version>-1.1_<arch>.deb
-  apt/k8s/v1.34/deb/       the flat repository (what aptRepository points at)
+  apt/k8s/v1.34/deb/       the flat repository per minor (aptRepository's {minor}); with the
+                           previous Kubernetes built, apt/k8s/v1.33/deb/ too (upgrades)
   gnupg/                   the signing key, made on the first build and kept
   bin/pause                the static pause program
   blobs/                   image blobs by digest
@@ -32,6 +33,7 @@ from tools.artifacts.serve import FileServer
 
 DEB_BINARIES = ["kubelet", "kubeadm", "kubectl"]
 IMAGE_BINARIES = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "coredns"]
+KUBE_IMAGE_BINARIES = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]  # one per release
 IMAGE_PREFIX = "k8s"  # images live at <host:port>/k8s/<name>
 PLAN_HOST = "mirror.invalid"  # kubeadm lists names for this stand-in host; the path part is what counts
 
@@ -111,26 +113,39 @@ def _fresh(target: Path, sources: list[Path]) -> bool:
     return target.exists() and all(target.stat().st_mtime >= s.stat().st_mtime for s in sources)
 
 
-def build(state: Path, log: Any = print) -> dict[str, Any]:
-    """Everything `serve` needs, from the toolchain's binaries; returns (and writes) artifacts.json."""
+def build(state: Path, log: Any = print, *, with_previous: bool = True) -> dict[str, Any]:
+    """Everything `serve` needs, from the toolchain's binaries; returns (and writes) artifacts.json.
+
+    `with_previous`: also the previous minor's packages and images when it is built
+    (upgrades); tests that need one version leave it out and build less.
+    """
     lay = Layout(state)
     state.mkdir(parents=True, exist_ok=True)
     tc = toolchain.load(DEB_BINARIES + IMAGE_BINARIES)
     version = tc.kubernetes_version
     arch = dpkg_architecture()
     report: dict[str, Any] = {"kubernetesVersion": version, "architecture": arch, "toolchain": tc.versions}
+    # Releases served: the pinned one, and the minor before it when built (upgrades).
+    releases: dict[str, dict[str, Path]] = {version: tc.binaries}
+    prev = toolchain.previous(DEB_BINARIES + KUBE_IMAGE_BINARIES) if with_previous else None
+    if prev is None and with_previous:
+        log(f"artifacts: NO previous Kubernetes (for upgrades): {toolchain.PREVIOUS_BUILD}")
+    elif prev is not None and prev.kubernetes_version != version:
+        releases = {prev.kubernetes_version: {**tc.binaries, **prev.binaries}, **releases}
+    report["kubernetesVersions"] = list(releases)
 
     t0 = time.monotonic()
     debs: list[dict[str, Any]] = []
-    paths: list[Path] = []
-    for spec in kubernetes_debs(tc.binaries, version, arch):
+    paths_by_minor: dict[str, list[Path]] = {}
+    deb_specs = [(v, spec) for v, bins in releases.items() for spec in kubernetes_debs(bins, v, arch)]
+    for release, spec in deb_specs:
         start = time.monotonic()
         target = lay.debs / spec.filename
         sources = [src for _, src in spec.binaries]
         reused = _fresh(target, sources)
         if not reused:
             target = build_deb(spec, lay.debs)
-        paths.append(target)
+        paths_by_minor.setdefault(minor_of(release), []).append(target)
         debs.append(
             {
                 "file": target.name,
@@ -150,7 +165,8 @@ def build(state: Path, log: Any = print) -> dict[str, Any]:
         target = lay.debs / spec.filename
         if not _fresh(target, [crictl]):
             target = build_deb(spec, lay.debs)
-        paths.append(target)
+        for minor_paths in paths_by_minor.values():  # every minor's repository has it, as pkgs.k8s.io
+            minor_paths.append(target)
         debs.append({"file": target.name, "bytes": target.stat().st_size, "seconds": 0.0, "reused": False})
     report["criTools"] = cri_version or None
     report["debs"] = debs
@@ -159,32 +175,44 @@ def build(state: Path, log: Any = print) -> dict[str, Any]:
     t0 = time.monotonic()
     key = SigningKey.ensure(lay.gnupg)
     try:
-        repo_dir = lay.apt_root / repo_path(version)
-        build_repository(repo_dir, paths, key, label="homelab local Kubernetes mirror", architecture=arch)
+        # One repository per minor, like pkgs.k8s.io ({minor} in aptRepository picks it).
+        for minor, minor_paths in paths_by_minor.items():
+            repo_dir = lay.apt_root / repo_path(minor + ".0")
+            build_repository(repo_dir, minor_paths, key, label="homelab local Kubernetes mirror", architecture=arch)
         report["apt"] = {
             "path": repo_path(version),
+            "paths": [repo_path(m + ".0") for m in paths_by_minor],
             "fingerprint": key.fingerprint(),
             "seconds": round(time.monotonic() - t0, 2),
         }
     finally:
         key.close()
-    log(f"artifacts: apt repository /{repo_path(version)} signed by {report['apt']['fingerprint']}")
+    for path in report["apt"]["paths"]:
+        log(f"artifacts: apt repository /{path} signed by {report['apt']['fingerprint']}")
 
     t0 = time.monotonic()
-    binaries = dict(tc.binaries)
-    binaries["pause"] = build_pause(state / "bin" / "pause")
-    listing = kubeadm_images(binaries["kubeadm"], cluster_configuration(version, f"{PLAN_HOST}/{IMAGE_PREFIX}"))
-    versions = {
-        "kube-apiserver": version,
-        "kube-controller-manager": version,
-        "kube-scheduler": version,
-        "etcd": tc.versions.get("etcd", ""),
-        "coredns": tc.versions.get("coredns", ""),
-        "pause": "homelab",
-    }
-    plans, unknown = plan_images(listing, versions)
+    pause = build_pause(state / "bin" / "pause")
+    # Each release's images under kubeadm's names for it (etcd, CoreDNS and pause are the
+    # toolchain's one build of each, under whatever tag that kubeadm expects).
+    work: list[tuple[ImagePlan, dict[str, Path]]] = []
+    unknown: list[str] = []
+    for release, bins in releases.items():
+        binaries = {**bins, "pause": pause}
+        listing = kubeadm_images(binaries["kubeadm"], cluster_configuration(release, f"{PLAN_HOST}/{IMAGE_PREFIX}"))
+        versions = {
+            "kube-apiserver": release,
+            "kube-controller-manager": release,
+            "kube-scheduler": release,
+            "etcd": tc.versions.get("etcd", ""),
+            "coredns": tc.versions.get("coredns", ""),
+            "pause": "homelab",
+        }
+        plans, missing = plan_images(listing, versions)
+        known = {p.reference for p, _ in work}
+        work += [(p, binaries) for p in plans if p.reference not in known]
+        unknown += [m for m in missing if m not in unknown]
     images = []
-    for plan in plans:
+    for plan, binaries in work:
         start = time.monotonic()
         companions, absent = image_companions(plan.binary)
         if absent:

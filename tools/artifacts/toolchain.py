@@ -27,6 +27,17 @@ ITEMS: dict[str, str] = {
     "registry": "registry",
 }
 
+# The minor before the pinned one (upgrades): scripts/toolchain's `-previous` items, whose
+# outputs are named previous-<binary>. Optional: only the upgrade test and mirror use them.
+PREVIOUS_ITEMS: dict[str, str] = {
+    **{f"previous-{b}": "kubernetes-previous" for b in ("kubeadm", "kube-apiserver")},
+    **{
+        f"previous-{b}": "kubernetes-node-previous"
+        for b in ("kubelet", "kubectl", "kube-controller-manager", "kube-scheduler")
+    },
+}
+PREVIOUS_BUILD = "scripts/toolchain --only kubernetes-previous,kubernetes-node-previous"
+
 
 # Used by the mirror when built, left out (loudly) when not: crictl (the cri-tools deb),
 # etcdctl and etcdutl (in the etcd image).
@@ -99,5 +110,22 @@ def load(outputs: list[str]) -> Toolchain:
     if versions.get("kubernetes") and versions.get("kubernetes-node") and versions["kubernetes"] != k8s:
         raise RuntimeError(
             f"the toolchain built kubeadm {versions['kubernetes']} but kubelet {k8s}: rebuild one of them"
+        )
+    return Toolchain({o: p for o, p in found.items() if p is not None}, k8s, versions)
+
+
+def previous(outputs: list[str]) -> Toolchain | None:
+    """The previous Kubernetes' binaries (by their plain names), or None when any is not built."""
+    data = manifest()
+    found = {o: find(f"previous-{o}", data) for o in outputs}
+    if any(p is None for p in found.values()):
+        return None
+    items = data.get("items", {})
+    versions = {n: str(items.get(n, {}).get("version", "")).removeprefix("v") for n in PREVIOUS_ITEMS.values()}
+    k8s = versions.get("kubernetes-node-previous", "")
+    if versions.get("kubernetes-previous") != k8s or not k8s:
+        raise RuntimeError(
+            f"the toolchain built previous kubeadm {versions.get('kubernetes-previous')} but kubelet {k8s}: "
+            f"rebuild them ({PREVIOUS_BUILD})"
         )
     return Toolchain({o: p for o, p in found.items() if p is not None}, k8s, versions)
