@@ -44,7 +44,7 @@ class Upgraded:
 
 
 @pytest.fixture(scope="module")
-def upgraded(local_machines: LocalLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upgraded]:
+def upgraded(clean_machines: LocalLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upgraded]:
     try:
         toolchain.load(["kubeadm", "kubelet", "kubectl", "kube-apiserver", "registry"])
     except toolchain.MissingBinary as exc:
@@ -57,14 +57,14 @@ def upgraded(local_machines: LocalLab, tmp_path_factory: pytest.TempPathFactory)
     assert kubectl is not None
     work = tmp_path_factory.mktemp("upgrade")
     work.chmod(0o700)
-    mirror = start_mirror(work / "mirror", local_machines.gateway, with_previous=True)
+    mirror = start_mirror(work / "mirror", clean_machines.gateway, with_previous=True)
     try:
         state = work / "hostrun.json"
-        cp01 = local_machines.by_name("cp01")
+        cp01 = clean_machines.by_name("cp01")
         before: dict[str, Any] = {}
 
         def config_at(version: str) -> dict[str, Any]:
-            return lab_config(local_machines, mirror, kubernetesVersion=version)
+            return lab_config(clean_machines, mirror, kubernetesVersion=version)
 
         def look_before() -> None:
             before["init"] = host_file_state(cp01, INIT_MARKER)
@@ -74,9 +74,9 @@ def upgraded(local_machines: LocalLab, tmp_path_factory: pytest.TempPathFactory)
                 "jsonpath='{range .items[*]}{.metadata.name}={.metadata.uid} {end}'"
             ).stdout.split()
 
-        result = bring_up_and_upgrade(local_machines, config_at, state, after_first=look_before)
+        result = bring_up_and_upgrade(clean_machines, config_at, state, after_first=look_before)
         yield Upgraded(
-            local_machines,
+            clean_machines,
             config_at(DEFAULT_KUBERNETES_VERSION),
             state,
             previous_version(),
