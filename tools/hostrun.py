@@ -14,7 +14,8 @@ but unencrypted; keep it where only root reads). A later run:
 - replaces one whose `triggers` changed (delete, then create) and re-runs `update`
   (or `create`, as the provider does when `update` is unset) when other inputs changed,
 - runs the delete commands of those the program no longer registers, dependents first.
-`always=True` runs every create again: that is how tests show the scripts idempotent.
+`always=True` runs every script again (create, or update where there is no create): that
+is how tests show the scripts idempotent.
 
     python -m tools.hostrun up STACK [--state FILE] [--always]
     python -m tools.hostrun destroy STACK [--state FILE]
@@ -251,6 +252,8 @@ class HostRunner:
         else:
             action = "create"
             command = str(inputs.get("create") or "")
+            if self.always and not command:
+                command = str(inputs.get("update") or "")  # every script again: update-only ones too
             if old and old["triggers"] != triggers:
                 if old.get("delete"):
                     self._exec(name, self._old_connection(old, conn), old["delete"], None, "replace", secret)

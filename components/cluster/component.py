@@ -206,13 +206,18 @@ class KubeadmCluster(pulumi.ComponentResource):
         depends_on: list[pulumi.Resource] | None = None,
         secret_stdout: bool = False,
         ignore_changes: list[str] | None = None,
+        update_only: bool = False,
     ) -> remote.Command:
         args: dict[str, Any] = {
             "connection": _connection(node),
             # Replace when the command moves to another machine.
             "triggers": [node.address],
         }
-        if script is not None:  # None: a command that only acts on delete, never connects before
+        if script is not None and update_only:
+            # Runs only when its text changes (an upgrade step): nothing at create, so a new
+            # node or a new cluster opens no SSH session for it.
+            args |= {"update": scripts.SUDO_BASH, "stdin": script}
+        elif script is not None:  # None: a command that only acts on delete, never connects before
             args |= {"create": scripts.SUDO_BASH, "stdin": script}
         if delete is not None:
             # The provider feeds `stdin` (the create script) to delete too, so the

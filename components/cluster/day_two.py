@@ -30,6 +30,7 @@ class CommandFactory(Protocol):
         *,
         delete: str | None = ...,
         depends_on: list[pulumi.Resource] | None = ...,
+        update_only: bool = ...,
     ) -> Any: ...
 
 

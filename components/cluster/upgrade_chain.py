@@ -7,10 +7,11 @@
     <cluster>-<node>-kubelet          on the node: packages re-pinned, kubelet restarted
     <cluster>-<node>-uncordon         on the first control plane: new version reported, uncordon
 
-Each carries the version in its text, so a change of `kubernetesVersion` re-runs exactly
-these (and nothing of the bootstrap); each is chained to the one before, so a failing
-step stops the rollout at its node, and the next `up` resumes there (the scripts skip
-what already runs the new version). On a new cluster they run once and find nothing to do.
+Each carries the version in its text and has only an `update` command, so a change of
+`kubernetesVersion` runs exactly these (and nothing of the bootstrap), while a new cluster
+or a new node runs none of them (no SSH session at create). Each is chained to the one
+before, so a failing step stops the rollout at its node, and the next `up` resumes there
+(the scripts skip what already runs the new version).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def add_upgrade_apply(command: CommandFactory, name: str, spec: ClusterSpec, aft
     """`<cluster>-<first>-upgrade-apply`; the cluster-config upload waits for it."""
     first = spec.first_control_plane
     script = upgrade.upgrade_first_control_plane_script(spec)
-    return command(f"{name}-{first.name}-upgrade-apply", first, script, depends_on=after)
+    return command(f"{name}-{first.name}-upgrade-apply", first, script, depends_on=after, update_only=True)
 
 
 def add_rollout(
@@ -53,6 +54,7 @@ def add_rollout(
             cp,
             upgrade.upgrade_other_control_plane_script(spec),
             depends_on=[previous, members[cp.name]],
+            update_only=True,
         )
     for node in [*spec.control_planes, *spec.workers]:
         drain = command(
@@ -60,14 +62,20 @@ def add_rollout(
             first,
             upgrade.drain_script(node.name, version),
             depends_on=[previous, members[node.name]],
+            update_only=True,
         )
         kubelet = command(
             f"{name}-{node.name}-kubelet",
             node,
             upgrade.kubelet_script(spec, node.name, node.is_control_plane, managed=node.prepare),
             depends_on=[drain],
+            update_only=True,
         )
         previous = command(
-            f"{name}-{node.name}-uncordon", first, upgrade.uncordon_script(node.name, version), depends_on=[kubelet]
+            f"{name}-{node.name}-uncordon",
+            first,
+            upgrade.uncordon_script(node.name, version),
+            depends_on=[kubelet],
+            update_only=True,
         )
     return previous

@@ -144,7 +144,7 @@ def mirror(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     _need("dpkg-deb", "gpg", "gcc")
     _need_toolchain(*toolchain.ITEMS)
     state = tmp_path_factory.mktemp("artifacts")
-    build(state, log=lambda *_: None)
+    build(state, log=lambda *_: None, with_previous=False)  # two releases: test_mirror_two_versions.py
     m = serve(state, "127.0.0.1", 0, free_port(), log=lambda *_: None)
     yield m
     m.stop()

@@ -14,6 +14,9 @@ BINARIES = ["kubeadm", "kubelet", "kubectl", "kube-apiserver"]
 
 def _manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, items: dict[str, str], outputs: list[str]) -> None:
     env = {}
+    # Only this manifest counts: none of the real toolchain's HOMELAB_* (CI exports them).
+    for name in (*BINARIES, *(f"previous-{b}" for b in BINARIES)):
+        monkeypatch.delenv(toolchain.env_var(name), raising=False)
     for name in outputs:
         path = tmp_path / name
         path.write_text("#!/bin/sh\n")
