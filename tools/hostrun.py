@@ -416,6 +416,17 @@ def _main() -> Any:
     return runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
 
+def encrypted_keys(value: Any, path: str = "") -> list[str]:
+    """Key paths holding a Pulumi-encrypted `{secure: ...}` value, at any depth."""
+    if isinstance(value, Mapping):
+        if set(value) == {"secure"}:
+            return [path]
+        return [p for k, v in value.items() for p in encrypted_keys(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in encrypted_keys(v, f"{path}[{i}]")]
+    return []
+
+
 def stack_file_config(stack: str) -> tuple[dict[str, Any], list[str]]:
     """`homelab:*` keys of config/Pulumi.<stack>.yaml (plain values only: no `secure:`)."""
     import yaml
@@ -425,9 +436,11 @@ def stack_file_config(stack: str) -> tuple[dict[str, Any], list[str]]:
         raise SystemExit(f"homelab hostrun: no stack file {path.relative_to(ROOT)}")
     doc = yaml.safe_load(path.read_text()) or {}
     config = {k: v for k, v in (doc.get("config") or {}).items() if k.startswith("homelab:")}
-    secure = [k for k, v in config.items() if "secure" in json.dumps(v)]
-    if any(isinstance(v, dict) and "secure" in v for v in config.values()):
-        raise SystemExit(f"homelab hostrun: {', '.join(secure)} hold encrypted values; use privateKeyPath instead")
+    if secure := encrypted_keys(config):
+        raise SystemExit(
+            f"homelab hostrun: {', '.join(secure)}: encrypted values (`secure:`) cannot be read here; "
+            "use privateKeyPath instead"
+        )
     return config, []
 
 
