@@ -33,7 +33,7 @@ namespaces = Namespaces("namespaces", settings.namespaces, opts=on_cluster) if s
 ensured = [namespaces] if namespaces else []
 in_namespaces = pulumi.ResourceOptions(provider=cluster.provider, depends_on=ensured)
 
-network = FlatNetwork("network", settings.network, opts=in_namespaces)
+network = FlatNetwork("network", settings.network, opts=in_namespaces, node_ready=cluster.joined)
 # MetalLB's pods need the CNI running first.
 after_network = pulumi.ResourceOptions(provider=cluster.provider, depends_on=[network, *ensured])
 load_balancer = (
@@ -52,6 +52,8 @@ pulumi.export("kubeconfig", cluster.kubeconfig)
 pulumi.export("apiEndpoint", cluster.api_endpoint)
 pulumi.export("caCertificate", cluster.ca_certificate)
 pulumi.export("nodes", cluster.nodes)
+# Read back by the next run (lab.running_version): upgrades go one minor at a time.
+pulumi.export("kubernetesVersion", cluster.kubernetes_version)
 pulumi.export("certificateExpiry", certificate_expiry(cluster, tls))
 pulumi.export("cilium", {"release": network.release_name, "namespace": network.namespace})
 pulumi.export("bgpEnabled", network.bgp_enabled)

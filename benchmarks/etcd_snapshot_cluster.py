@@ -27,12 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.machines.cluster import Kube, kubectl_binary, lab_config, start_mirror  # noqa: E402
-from tests.machines.local import LocalLab, missing  # noqa: E402
+from tests.machines.cluster import Kube, kubectl_binary, lab_config, machines_and_mirror, write_stack_file  # noqa: E402
+from tests.machines.local import cannot_run_here  # noqa: E402
 from tools.etcd_backup import main as backup_main  # noqa: E402
 from tools.etcd_backup import snapshot_location  # noqa: E402
 from tools.hostrun import run_stack  # noqa: E402
@@ -76,61 +74,47 @@ def main() -> int:
     ap.add_argument("--bridge", default="hlbb1")
     ap.add_argument("--subnet", default="10.246.0.0/24")
     args = ap.parse_args()
-    if why := missing():
-        print("cannot run: " + "; ".join(why), file=sys.stderr)
+    if cannot_run_here():
         return 2
     kubectl = kubectl_binary()
     if kubectl is None:
         print("no kubectl: scripts/toolchain --only kubernetes-node", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="homelab-bench-snap-") as tmp_name:
-        work = Path(tmp_name)
-        lab = LocalLab(state_dir=work / "machines", bridge=args.bridge, subnet=args.subnet)
-        lab.state_dir.mkdir(mode=0o700)
-        lab.down()
-        mirror = None
-        try:
-            lab.up(3)
-            mirror = start_mirror(work / "mirror", lab.gateway)
-            config = lab_config(lab, mirror)
-            config["homelab:backup"] = {"schedule": "daily", "directory": BACKUP_DIR, "keep": args.runs * 2}
-            result = run_stack(config, [], work / "hostrun.json", log=lambda _m: None)
-            kube = Kube(result.outputs["kubeconfig"], kubectl)
-            stack_file = work / "config" / "Pulumi.local.yaml"
-            stack_file.parent.mkdir()
-            stack_file.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
-            cp01 = lab.by_name("cp01")
-            print(f"cluster: {', '.join(kube.node_names())} (2 control planes: etcd has 2 members)")
-            print(f"{'ConfigMaps':>10}  {'keys':>5}  {'MiB':>6}  {'lab backup s (med/min/max)':>27}  "
-                  f"{'timer service s (med/min/max)':>30}")  # fmt: skip
-            made = 0
-            for count in (int(x) for x in args.objects.split(",")):
-                if count > made:
-                    with tempfile.NamedTemporaryFile("w", suffix=".json", dir=work) as fh:
-                        fh.write(configmaps(made, count))
-                        fh.flush()
-                        res = kube.run("create", "-f", fh.name, timeout=900)
-                    if res.returncode != 0:
-                        raise RuntimeError(res.stderr[-2000:])
-                    made = count
-                backups = [lab_backup(stack_file) for _ in range(args.runs)]
-                service: list[float] = []
-                for _ in range(args.runs):
-                    time.sleep(1.1)  # snapshot names have one-second resolution
-                    t0 = time.monotonic()
-                    r = cp01.ssh(shlex.join(["systemctl", "start", "homelab-etcd-snapshot.service"]), timeout=600)
-                    service.append(time.monotonic() - t0)
-                    if r.returncode != 0:
-                        raise RuntimeError(f"snapshot service failed: {r.stderr}")
-                secs = [b[0] for b in backups]
-                size, keys = backups[-1][2], backups[-1][3]
-                med = f"{statistics.median(secs):>9.2f} {min(secs):>8.2f} {max(secs):>8.2f}"
-                svc = f"{statistics.median(service):>12.2f} {min(service):>8.2f} {max(service):>8.2f}"
-                print(f"{count:>10}  {keys:>5}  {size / 2**20:>6.2f}  {med}  {svc}", flush=True)
-        finally:
-            if mirror is not None:
-                mirror.stop()
-            lab.down()
+    with machines_and_mirror("homelab-bench-snap-", args.bridge, args.subnet) as bench:
+        work, lab = bench.work, bench.lab
+        config = lab_config(lab, bench.mirror)
+        config["homelab:backup"] = {"schedule": "daily", "directory": BACKUP_DIR, "keep": args.runs * 2}
+        result = run_stack(config, [], work / "hostrun.json", log=lambda _m: None)
+        kube = Kube(result.outputs["kubeconfig"], kubectl)
+        stack_file = write_stack_file(work, config)
+        cp01 = lab.by_name("cp01")
+        print(f"cluster: {', '.join(kube.node_names())} (2 control planes: etcd has 2 members)")
+        print(f"{'ConfigMaps':>10}  {'keys':>5}  {'MiB':>6}  {'lab backup s (med/min/max)':>27}  "
+              f"{'timer service s (med/min/max)':>30}")  # fmt: skip
+        made = 0
+        for count in (int(x) for x in args.objects.split(",")):
+            if count > made:
+                with tempfile.NamedTemporaryFile("w", suffix=".json", dir=work) as fh:
+                    fh.write(configmaps(made, count))
+                    fh.flush()
+                    res = kube.run("create", "-f", fh.name, timeout=900)
+                if res.returncode != 0:
+                    raise RuntimeError(res.stderr[-2000:])
+                made = count
+            backups = [lab_backup(stack_file) for _ in range(args.runs)]
+            service: list[float] = []
+            for _ in range(args.runs):
+                time.sleep(1.1)  # snapshot names have one-second resolution
+                t0 = time.monotonic()
+                r = cp01.ssh(shlex.join(["systemctl", "start", "homelab-etcd-snapshot.service"]), timeout=600)
+                service.append(time.monotonic() - t0)
+                if r.returncode != 0:
+                    raise RuntimeError(f"snapshot service failed: {r.stderr}")
+            secs = [b[0] for b in backups]
+            size, keys = backups[-1][2], backups[-1][3]
+            med = f"{statistics.median(secs):>9.2f} {min(secs):>8.2f} {max(secs):>8.2f}"
+            svc = f"{statistics.median(service):>12.2f} {min(service):>8.2f} {max(service):>8.2f}"
+            print(f"{count:>10}  {keys:>5}  {size / 2**20:>6.2f}  {med}  {svc}", flush=True)
     return 0
 
 

@@ -13,17 +13,14 @@ Everything is removed at the end. Needs root and the toolchain (scripts/toolchai
 
 from __future__ import annotations
 
-import argparse
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.machines.cluster import Kube, kubectl_binary, lab_config, start_mirror  # noqa: E402
-from tests.machines.local import LocalLab, missing  # noqa: E402
+from tests.machines.cluster import Kube, bench_parser, kubectl_binary, lab_config, machines_and_mirror  # noqa: E402
+from tests.machines.local import cannot_run_here  # noqa: E402
 from tools import nspawn  # noqa: E402
 from tools.hostrun import run_stack  # noqa: E402
 
@@ -32,25 +29,11 @@ SUBNET = "10.254.0.0/24"
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--keep", action="store_true", help="leave the machines running")
-    args = ap.parse_args()
-    if why := missing():
-        print("cannot run: " + "; ".join(why), file=sys.stderr)
+    args = bench_parser(__doc__).parse_args()
+    if cannot_run_here():
         return 2
-    work = Path(tempfile.mkdtemp(prefix="homelab-bench-cluster-"))
-    lab = LocalLab(state_dir=work / "machines", bridge=BRIDGE, subnet=SUBNET)
-    lab.state_dir.mkdir(mode=0o700)
-    lab.down()
-    mirror = None
-    try:
-        t0 = time.monotonic()
-        lab.up(3)
-        t_machines = time.monotonic() - t0
-        t1 = time.monotonic()
-        mirror = start_mirror(work / "mirror", lab.gateway)
-        t_mirror = time.monotonic() - t1
-
+    with machines_and_mirror("homelab-bench-cluster-", BRIDGE, SUBNET, keep=args.keep) as bench:
+        work, lab, mirror = bench.work, bench.lab, bench.mirror
         start = time.monotonic()
         result = run_stack(lab_config(lab, mirror), [], work / "hostrun.json", log=lambda _m: None)
         total = time.monotonic() - start
@@ -68,8 +51,8 @@ def main() -> int:
         forced = run_stack(lab_config(lab, mirror), [], work / "hostrun.json", always=True, log=lambda _m: None)
         t_forced = time.monotonic() - f0
 
-        print(f"machines: 3 made in {t_machines:.1f} s (base image cached or built inside)")
-        print(f"mirror: built + served + images pushed in {t_mirror:.1f} s")
+        print(f"machines: 3 made in {bench.machines_s:.1f} s (base image cached or built inside)")
+        print(f"mirror: built + served + images pushed in {bench.mirror_s:.1f} s")
         print(f"first control plane initialised: {init.finished - start:.1f} s after start")
         print(f"all nodes registered ({', '.join(nodes)}): {max(e.finished for e in joins) - start:.1f} s")
         print(f"whole run: {total:.1f} s, {len(result.executed)} commands")
@@ -86,12 +69,6 @@ def main() -> int:
             mem = nspawn.memory_bytes(layout)
             print(f"memory {m['name']}: {mem / 2**20:.0f} MiB" if mem else f"memory {m['name']}: n/a")
         return 0
-    finally:
-        if mirror is not None:
-            mirror.stop()
-        if not args.keep:
-            lab.down()
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

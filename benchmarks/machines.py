@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.machines.local import DEFAULT_IMAGES, LocalLab, missing  # noqa: E402
+from tests.machines.local import DEFAULT_IMAGES, LocalLab, cannot_run_here  # noqa: E402
 from tools import machine_image, nspawn  # noqa: E402
 from tools.machines import Paths, layout_for, load_state  # noqa: E402
 
@@ -56,8 +56,7 @@ def main() -> int:
     p.add_argument("--cold", action="store_true", help="also debootstrap a fresh base image (slow)")
     p.add_argument("--settle", type=float, default=20, help="seconds to wait after boot before measuring memory")
     args = p.parse_args()
-    if why := missing():
-        print("cannot run: " + "; ".join(why), file=sys.stderr)
+    if cannot_run_here():
         return 2
     with tempfile.TemporaryDirectory(prefix="homelab-bench-") as tmp:
         images = Path(tmp) / "images" if args.cold else DEFAULT_IMAGES

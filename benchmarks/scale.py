@@ -78,8 +78,8 @@ def stack(nodes: int = 3, policies: int = 1, records: int = 1) -> dict[str, Any]
 
 
 def measure_one(series: str, n: int, repeat: int) -> dict[str, Any]:
-    from lab.mockrun import run_main
     from tests.support.stacks import host_answers
+    from tools.mockrun import run_main
 
     config = stack(**{series: n})
     times: list[float] = []

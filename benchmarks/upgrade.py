@@ -14,11 +14,8 @@ kubernetes-previous,kubernetes-node-previous).
 
 from __future__ import annotations
 
-import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,8 +23,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from components.versions import DEFAULT_KUBERNETES_VERSION  # noqa: E402
-from tests.machines.cluster import lab_config, start_mirror  # noqa: E402
-from tests.machines.local import LocalLab, missing  # noqa: E402
+from tests.machines.cluster import bench_parser, lab_config, machines_and_mirror  # noqa: E402
+from tests.machines.local import cannot_run_here  # noqa: E402
 from tests.machines.upgrade import bring_up_and_upgrade, previous_missing, previous_version  # noqa: E402
 
 BRIDGE = os.environ.get("HOMELAB_TEST_BRIDGE", "hlbb1")
@@ -36,34 +33,21 @@ NODES = ["cp01", "cp02", "worker01"]
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--keep", action="store_true", help="leave the machines running")
-    args = ap.parse_args()
-    if why := missing():
-        print("cannot run: " + "; ".join(why), file=sys.stderr)
+    args = bench_parser(__doc__).parse_args()
+    if cannot_run_here():
         return 2
     if why := previous_missing():
         print(f"cannot run: {why}", file=sys.stderr)
         return 2
-    work = Path(tempfile.mkdtemp(prefix="homelab-bench-upgrade-"))
-    lab = LocalLab(state_dir=work / "machines", bridge=BRIDGE, subnet=SUBNET)
-    lab.state_dir.mkdir(mode=0o700)
-    lab.down()
-    mirror = None
-    try:
-        lab.up(3)
-        t0 = time.monotonic()
-        mirror = start_mirror(work / "mirror", lab.gateway, with_previous=True)
-        t_mirror = time.monotonic() - t0
+    with machines_and_mirror("homelab-bench-upgrade-", BRIDGE, SUBNET, with_previous=True, keep=args.keep) as bench:
 
         def config_at(version: str) -> dict[str, Any]:
-            assert mirror is not None
-            return lab_config(lab, mirror, kubernetesVersion=version)
+            return lab_config(bench.lab, bench.mirror, kubernetesVersion=version)
 
         t1 = time.monotonic()
-        up = bring_up_and_upgrade(lab, config_at, work / "hostrun.json", log=lambda _m: None)
+        up = bring_up_and_upgrade(bench.lab, config_at, bench.work / "hostrun.json", log=lambda _m: None)
         t_first = time.monotonic() - t1 - up.seconds
-        print(f"mirror with both versions: built + served in {t_mirror:.1f} s")
+        print(f"mirror with both versions: built + served in {bench.mirror_s:.1f} s")
         print(f"cluster at {previous_version()}: {t_first:.1f} s ({len(up.before)} commands)")
         print(f"upgrade {previous_version()} -> {DEFAULT_KUBERNETES_VERSION}: whole run {up.seconds:.1f} s")
         for node, secs in up.per_node(NODES).items():
@@ -74,12 +58,6 @@ def main() -> int:
         others = [e for e in up.executed if e not in up.steps()]
         print("other commands re-run by the bump: " + ", ".join(f"{e.name} {e.seconds:.1f} s" for e in others))
         return 0
-    finally:
-        if mirror is not None:
-            mirror.stop()
-        if not args.keep:
-            lab.down()
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

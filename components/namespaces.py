@@ -11,13 +11,14 @@ delete every workload in it).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pydantic import AfterValidator
 
 from components.kube import inherited_depends_on, refuse_invalid
+from components.model import Flag, Model, problem
 from components.validation import DNS1123_LABEL
 
 # Kubernetes makes these itself; they are never created, labelled or patched.
@@ -27,12 +28,31 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "homelab"}
 PATCH_FORCE = "pulumi.com/patchForce"
 
 
-@dataclass(frozen=True)
-class NamespacesArgs:
+def _namespace_name(name: str) -> str:
+    if not DNS1123_LABEL.match(name):
+        raise problem("namespace", f"{name!r} is not a namespace name (a DNS-1123 label: lowercase, digits, '-')")
+    return name
+
+
+NamespaceName = Annotated[str, AfterValidator(_namespace_name)]
+
+
+class NamespacesArgs(Model):
     """The namespaces to ensure (system namespaces in the list are skipped)."""
 
-    names: tuple[str, ...] = ()
-    labels: Mapping[str, str] = field(default_factory=lambda: dict(MANAGED_BY))
+    names: tuple[NamespaceName, ...] = ()
+    """Namespaces to create when missing (and label when present)."""
+    labels: dict[str, str] = MANAGED_BY
+    """Labels applied to each (default app.kubernetes.io/managed-by: homelab)."""
+
+
+class NamespacesSection(Model):
+    """The namespaces the stack writes into (egress policies, TLS Secrets, the LAN attachment) exist after `up`."""
+
+    create: Flag = True
+    """Make sure they exist: created when missing, only labelled when present, never deleted (default true)."""
+    managed_elsewhere: tuple[NamespaceName, ...] = ()
+    """Namespaces another tool owns: used as they are, never created or labelled."""
 
 
 def to_ensure(named: Iterable[str], *, skip: Iterable[str] = ()) -> tuple[str, ...]:

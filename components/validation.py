@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 IPv4 = ipaddress.IPv4Address
 Net = ipaddress.IPv4Network
 
+MAX_ASN = 4294967295
+IFNAME = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")  # Linux IFNAMSIZ
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
@@ -38,7 +40,9 @@ class Problems:
     warnings: list[Problem] = field(default_factory=list)
 
     def error(self, key: str, message: str) -> None:
-        self.errors.append(Problem(key, message))
+        # Once is enough: a model rule and a lenient lab rule may both see the same problem.
+        if Problem(key, message) not in self.errors:
+            self.errors.append(Problem(key, message))
 
     def warn(self, key: str, message: str) -> None:
         self.warnings.append(Problem(key, message))

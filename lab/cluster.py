@@ -1,36 +1,45 @@
-"""`homelab:lan`, `homelab:cluster`, `homelab:ssh`, `homelab:nodes` → ClusterSpec + LabContext."""
+"""`homelab:lan`, `homelab:cluster`, `homelab:ssh`, `homelab:nodes` → ClusterSpec + LabContext.
+
+Each section is validated into its model (components/cluster/model.py), which owns the
+per-value messages. Here: the rules across sections and entries (addresses in the LAN and
+clear of each other, names used once, the SSH settings a node inherits, secrets and key
+files), run on every value that is valid by itself so that every problem shows at once.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import os
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pulumi
+from pydantic_core import PydanticCustomError
 
-from components.cluster.apiserver_config import conflicts
-from components.cluster.model import ApiServerConfig, ClusterSpec, JwtIssuer, NodeSpec, SshAccess, WebhookAuthorizer
-from components.validation import (
-    DNS1123_LABEL,
-    DNS1123_SUBDOMAIN,
-    IPRange,
-    IPv4,
-    Net,
-    Problems,
-    parse_cidr,
-    parse_ip,
-    parse_range,
+from components.cluster.model import (
+    DEFAULT_POD_CIDR,
+    DEFAULT_SERVICE_CIDR,
+    AuthorizerChain,
+    ClusterSection,
+    ClusterSpec,
+    LanSection,
+    NodeSection,
+    NodeSpec,
+    SshAccess,
+    SshSettingsSection,
+    conflicting_args,
+    dns_label,
+    kubernetes_version,
 )
-from components.versions import DEFAULT_KUBERNETES_VERSION, SUPPORTED_KUBERNETES_MINORS
-from lab.context import LabContext, Section
-from lab.packages import parse_image_repository, parse_registries
+from components.model import lenient, parse
+from components.validation import IPRange, IPv4, Net, Problems
+from lab.context import LabContext
+from lab.packages import check_registries, registry_hosts
 
-VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
-ROLES = ("control-plane", "worker")
+T = TypeVar("T")
+LAN, CLUSTER, SSH, NODES = "homelab:lan", "homelab:cluster", "homelab:ssh", "homelab:nodes"
 
 
 @dataclass(frozen=True)
@@ -40,24 +49,31 @@ class Lan:
     dhcp_range: IPRange | None
 
 
+def _lenient(raw: Any, name: str, read: Callable[[str], T], default: str | None = None) -> T | None:
+    """`raw[name]` read by `read`, or None when absent or wrong (the model reports it)."""
+    value = raw.get(name, default) if isinstance(raw, Mapping) else default
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        return None
+    try:
+        return read(str(value))
+    except (ValueError, PydanticCustomError):
+        return None
+
+
+def _net(text: str) -> Net:
+    return ipaddress.IPv4Network(text, strict=True)
+
+
 def parse_lan(raw: Any, problems: Problems) -> Lan:
-    s = Section(raw, "homelab:lan", problems)
-    s.unknown({"cidr", "gateway", "dhcpRange"})
-    cidr_text = s.str("cidr", required=True)
-    cidr = parse_cidr(cidr_text, s.sub("cidr"), problems) if cidr_text else None
-    gw_text = s.str("gateway", required=True)
-    gateway = parse_ip(gw_text, s.sub("gateway"), problems) if gw_text else None
+    parse(LanSection, raw, LAN, problems)
+    cidr = _lenient(raw, "cidr", _net)
+    gateway = _lenient(raw, "gateway", ipaddress.IPv4Address)
+    dhcp = _lenient(raw, "dhcpRange", IPRange.parse)
     if cidr and gateway and gateway not in cidr:
-        problems.error(s.sub("gateway"), f"{gateway} is outside the LAN {cidr}")
-    dhcp = None
-    if (text := s.str("dhcpRange")) is not None:
-        dhcp = parse_range(text, s.sub("dhcpRange"), problems)
-        if cidr and dhcp and not dhcp.within(cidr):
-            problems.error(s.sub("dhcpRange"), f"{dhcp} is not inside the LAN {cidr}")
+        problems.error(f"{LAN}.gateway", f"{gateway} is outside the LAN {cidr}")
+    if cidr and dhcp and not dhcp.within(cidr):
+        problems.error(f"{LAN}.dhcpRange", f"{dhcp} is not inside the LAN {cidr}")
     return Lan(cidr, gateway, dhcp)
-
-
-HOST_KEY = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-\S+)\s+[A-Za-z0-9+/]+={0,3}(\s.*)?$")
 
 
 def warn_unpinned_host_keys(nodes: list[NodeSpec], problems: Problems) -> None:
@@ -65,7 +81,7 @@ def warn_unpinned_host_keys(nodes: list[NodeSpec], problems: Problems) -> None:
     unpinned = [n.name for n in nodes if not n.ssh.host_key]
     if unpinned:
         problems.warn(
-            "homelab:nodes",
+            NODES,
             f"no ssh.hostKey pinned for {', '.join(unpinned)}: any host key is accepted "
             "(pin each with the key `ssh-keyscan -t ed25519 <address>` prints)",
         )
@@ -90,7 +106,7 @@ def _read_key_file(path: str, key: str, problems: Problems, *, preview: bool) ->
         return None
 
 
-def parse_ssh(
+def resolve_ssh(
     raw: Any,
     key: str,
     problems: Problems,
@@ -99,158 +115,142 @@ def parse_ssh(
     default: SshAccess | None = None,
     preview: bool = False,
 ) -> SshAccess | None:
-    """SSH access: `user` plus `privateKey` (a secret) or `privateKeyPath`; `port`, `hostKey`."""
-    s = Section(raw, key, problems)
-    s.unknown({"user", "privateKey", "privateKeyPath", "port", "hostKey"})
-    user = s.str("user", default.user if default else None)
-    port = s.int("port", default.port if default else 22, lo=1, hi=65535) or 22
-    host_key = s.str("hostKey")
-    if host_key is not None and not HOST_KEY.match(host_key.strip()):
-        problems.error(s.sub("hostKey"), "must be one public key as `ssh-keyscan` prints it: 'ssh-ed25519 AAAA...'")
+    """SSH access from a section (homelab:ssh or a node's ssh) over `default`: the user and
+    port it inherits, the key given as a secret or read from a file. The values themselves
+    are the model's (SshSettingsSection) to check."""
+    section = parse(SshSettingsSection, raw, key, problems)
+    given = raw if isinstance(raw, Mapping) else {}
+    user = _lenient(given, "user", str) or (default.user if default else None)
     private_key: pulumi.Input[str] | None = default.private_key if default else None
     key_from_state = default.key_from_state if default else False
-    if "privateKey" in s.raw and "privateKeyPath" in s.raw:
-        problems.error(s.sub("privateKey"), "give privateKey or privateKeyPath, not both")
-    elif "privateKey" in s.raw:
+    if "privateKey" in given and "privateKeyPath" in given:
+        problems.error(f"{key}.privateKey", "give privateKey or privateKeyPath, not both")
+    elif "privateKey" in given:
         if not secret:
             problems.error(
-                s.sub("privateKey"),
+                f"{key}.privateKey",
                 "must be a secret: set it with `pulumi config set --secret --path "
                 f"'{key.split(':', 1)[1]}.privateKey' < ~/.ssh/id_ed25519`",
             )
-        text = s.str("privateKey")
+        text = _lenient(given, "privateKey", str)
         private_key = pulumi.Output.secret(text) if text else None
         key_from_state = False
-    elif (path := s.str("privateKeyPath")) is not None:
-        text = _read_key_file(path, s.sub("privateKeyPath"), problems, preview=preview)
+    elif (path := _lenient(given, "privateKeyPath", str)) is not None:
+        text = _read_key_file(path, f"{key}.privateKeyPath", problems, preview=preview)
         private_key = pulumi.Output.secret(text) if text is not None else None
         key_from_state = text == PREVIEW_KEY_PLACEHOLDER
     if not user:
-        problems.error(s.sub("user"), "an SSH user is required")
-    if private_key is None and "privateKeyPath" not in s.raw and "privateKey" not in s.raw:
+        problems.error(f"{key}.user", "an SSH user is required")
+    if private_key is None and "privateKeyPath" not in given and "privateKey" not in given:
         problems.error(
-            s.sub("privateKey"), "an SSH private key is required (privateKey as a secret, or privateKeyPath)"
+            f"{key}.privateKey", "an SSH private key is required (privateKey as a secret, or privateKeyPath)"
         )
-    if not user or private_key is None:
+    if section is None or not user or private_key is None:
         return None
-    return SshAccess(user=user, private_key=private_key, port=port, host_key=host_key, key_from_state=key_from_state)
-
-
-def parse_version(text: str | None, key: str, problems: Problems) -> str | None:
-    if text is None:
-        return DEFAULT_KUBERNETES_VERSION
-    m = VERSION.match(text.strip())
-    if not m:
-        problems.error(key, f"{text!r} is not a Kubernetes version like {DEFAULT_KUBERNETES_VERSION}")
-        return None
-    major, minor, _ = (int(g) for g in m.groups())
-    lo, hi = SUPPORTED_KUBERNETES_MINORS
-    if major != 1 or not lo <= minor <= hi:
-        problems.error(key, f"{text} is outside the supported range 1.{lo}–1.{hi}")
-        return None
-    return ".".join(m.groups())
-
-
-def _is_name_or_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-        return True
-    except ValueError:
-        return bool(DNS1123_SUBDOMAIN.match(value))
-
-
-def parse_api_server(raw: Any, problems: Problems) -> ApiServerConfig:
-    key = "homelab:cluster.apiServer"
-    s = Section(raw, key, problems)
-    s.unknown({"extraArgs", "authentication", "authorization"})
-    extra_args: dict[str, str] = {}
-    for k, v in s.mapping("extraArgs").items():
-        if isinstance(v, bool | dict | list) or v is None:
-            problems.error(f"{key}.extraArgs.{k}", "must be a string")
-            continue
-        extra_args[str(k).removeprefix("--")] = str(v)
-
-    jwt: list[JwtIssuer] = []
-    authn = Section(s.mapping("authentication"), f"{key}.authentication", problems)
-    authn.unknown({"jwt"})
-    for i, item in enumerate(authn.list("jwt")):
-        j = Section(item, f"{key}.authentication.jwt[{i}]", problems)
-        j.unknown(
-            {
-                "issuer",
-                "audiences",
-                "usernameClaim",
-                "usernamePrefix",
-                "groupsClaim",
-                "groupsPrefix",
-                "certificateAuthority",
-            }
-        )
-        url = j.str("issuer", required=True)
-        if url and not url.startswith("https://"):
-            problems.error(j.sub("issuer"), f"{url!r} must be an https:// URL")
-        audiences = [str(a) for a in j.list("audiences")]
-        if not audiences:
-            problems.error(j.sub("audiences"), "at least one audience is required")
-        if url:
-            jwt.append(
-                JwtIssuer(
-                    url=url,
-                    audiences=tuple(audiences),
-                    username_claim=j.str("usernameClaim", "sub") or "sub",
-                    username_prefix=j.str("usernamePrefix", "") or "",
-                    groups_claim=j.str("groupsClaim"),
-                    groups_prefix=j.str("groupsPrefix", "") or "",
-                    certificate_authority=j.str("certificateAuthority"),
-                )
-            )
-
-    config_dir = ApiServerConfig().config_dir
-    authorizers: list[str | WebhookAuthorizer] = []
-    authz = Section(s.mapping("authorization"), f"{key}.authorization", problems)
-    authz.unknown({"authorizers"})
-    for i, item in enumerate(authz.list("authorizers")):
-        a = Section(item, f"{key}.authorization.authorizers[{i}]", problems)
-        a.unknown({"type", "name", "kubeConfigFile", "timeout", "failurePolicy", "matchConditions"})
-        kind = a.str("type", required=True)
-        if kind in ("Node", "RBAC"):
-            authorizers.append(kind)
-        elif kind == "Webhook":
-            name = a.str("name", required=True)
-            path = a.str("kubeConfigFile", required=True)
-            if path and not path.startswith(config_dir + "/"):
-                problems.error(
-                    a.sub("kubeConfigFile"), f"must be under {config_dir}/ (the directory mounted into the API server)"
-                )
-            policy = a.str("failurePolicy", "Deny")
-            if policy not in ("Deny", "NoOpinion"):
-                problems.error(a.sub("failurePolicy"), f"{policy!r} must be Deny or NoOpinion")
-                policy = "Deny"
-            if name and path:
-                authorizers.append(
-                    WebhookAuthorizer(
-                        name=name,
-                        kubeconfig_path=path,
-                        timeout=a.str("timeout", "3s") or "3s",
-                        failure_policy="NoOpinion" if policy == "NoOpinion" else "Deny",
-                        match_conditions=tuple(str(e) for e in a.list("matchConditions")),
-                    )
-                )
-        elif kind is not None:
-            problems.error(a.sub("type"), f"{kind!r} must be Node, RBAC or Webhook")
-    if authorizers and "RBAC" not in authorizers:
-        problems.warn(f"{key}.authorization.authorizers", "no RBAC authorizer: kubeadm's own bindings will not apply")
-
-    cfg = ApiServerConfig(jwt=tuple(jwt), authorizers=tuple(authorizers), extra_args=extra_args)
-    for arg, why in conflicts(cfg):
-        problems.error(f"{key}.extraArgs.{arg}", why)
-    return cfg
+    port = section.port if section.port is not None else (default.port if default else 22)
+    return SshAccess(
+        user=user, private_key=private_key, port=port, host_key=section.host_key, key_from_state=key_from_state
+    )
 
 
 @dataclass(frozen=True)
 class ClusterSettings:
     spec: ClusterSpec | None
     context: LabContext
+
+
+def _check_networks(raw: Any, lan: Lan, problems: Problems) -> tuple[Net | None, Net | None]:
+    pod = _lenient(raw, "podCidr", _net, DEFAULT_POD_CIDR)
+    service = _lenient(raw, "serviceCidr", _net, DEFAULT_SERVICE_CIDR)
+    if pod and service and pod.overlaps(service):
+        problems.error(f"{CLUSTER}.serviceCidr", f"{service} overlaps the pod CIDR {pod}")
+    for cidr, sub in ((pod, "podCidr"), (service, "serviceCidr")):
+        if cidr and lan.cidr and cidr.overlaps(lan.cidr):
+            problems.error(f"{CLUSTER}.{sub}", f"{cidr} overlaps the LAN {lan.cidr}")
+    return pod, service
+
+
+def _check_api_server(raw: Any, problems: Problems) -> None:
+    """Extra args that conflict with the structured config; a chain without RBAC warns."""
+    api = raw.get("apiServer") if isinstance(raw, Mapping) else None
+    if isinstance(api, Mapping):
+        authn, authz = api.get("authentication"), api.get("authorization")
+        jwt = authn.get("jwt") if isinstance(authn, Mapping) else None
+        authorizers = authz.get("authorizers") if isinstance(authz, Mapping) else None
+        for arg, why in conflicting_args(api.get("extraArgs"), jwt, authorizers):
+            problems.error(f"{CLUSTER}.apiServer.extraArgs[{arg}]", why)
+    chain = lenient(AuthorizerChain, api.get("authorization")) if isinstance(api, Mapping) else None
+    if chain is not None and chain.authorizers and "RBAC" not in [a.type for a in chain.authorizers]:
+        key = f"{CLUSTER}.apiServer.authorization.authorizers"
+        problems.warn(key, "no RBAC authorizer: kubeadm's own bindings will not apply")
+
+
+def _parse_nodes(
+    nodes_raw: Any,
+    lan: Lan,
+    default_ssh: SshAccess | None,
+    ssh_given: bool,
+    secret_keys: set[str],
+    problems: Problems,
+    preview: bool,
+) -> tuple[list[NodeSpec], dict[str, IPv4]]:
+    nodes: list[NodeSpec] = []
+    addresses: dict[str, IPv4] = {}
+    seen_names: dict[str, int] = {}
+    seen_addr: dict[IPv4, str] = {}
+    if not isinstance(nodes_raw, list):
+        problems.error(NODES, "must be a list of nodes")
+        nodes_raw = []
+    for i, item in enumerate(nodes_raw):
+        key = f"{NODES}[{i}]"
+        node = parse(NodeSection, item, key, problems)
+        node_name = _lenient(item, "name", dns_label)
+        if node_name is not None:
+            if node_name in seen_names:
+                problems.error(f"{key}.name", f"{node_name!r} is already used by {NODES}[{seen_names[node_name]}]")
+            seen_names.setdefault(node_name, i)
+        addr = _lenient(item, "address", ipaddress.IPv4Address)
+        if addr is not None:
+            if lan.cidr and addr not in lan.cidr:
+                problems.error(f"{key}.address", f"{addr} is outside the LAN {lan.cidr}")
+            if lan.gateway and addr == lan.gateway:
+                problems.error(f"{key}.address", f"{addr} is the router's address")
+            if lan.dhcp_range and addr in lan.dhcp_range:
+                problems.warn(f"{key}.address", f"{addr} is inside the DHCP range; reserve it on the router")
+            if addr in seen_addr:
+                problems.error(f"{key}.address", f"{addr} is already node {seen_addr[addr]}'s address")
+            seen_addr.setdefault(addr, node_name or "?")
+            if node_name:
+                addresses[node_name] = addr
+        ssh = default_ssh
+        if isinstance(item, Mapping) and "ssh" in item:
+            ssh = resolve_ssh(
+                item["ssh"],
+                f"{key}.ssh",
+                problems,
+                secret=NODES in secret_keys,
+                default=default_ssh,
+                preview=preview,
+            )
+        elif default_ssh is None and not ssh_given:
+            problems.error(f"{key}.ssh", "no SSH access: set homelab:ssh or this node's ssh")
+        if node is not None and ssh is not None:
+            role = "control-plane" if node.role == "control-plane" else "worker"
+            nodes.append(
+                NodeSpec(
+                    name=node.name,
+                    address=node.address,
+                    role=role,
+                    ssh=ssh,
+                    prepare=node.prepare,
+                    labels=dict(node.labels),
+                )
+            )
+    return nodes, addresses
+
+
+def _get(raw: Any, name: str) -> Any:
+    return raw.get(name) if isinstance(raw, Mapping) else None
 
 
 def parse_cluster(
@@ -264,141 +264,45 @@ def parse_cluster(
     preview: bool = False,
 ) -> ClusterSettings:
     lan = parse_lan(lan_raw, problems)
-    c = Section(cluster_raw, "homelab:cluster", problems)
-    c.unknown(
-        {
-            "name",
-            "kubernetesVersion",
-            "endpoint",
-            "apiPort",
-            "podCidr",
-            "serviceCidr",
-            "dnsDomain",
-            "extraSans",
-            "kubeProxy",
-            "vipInterface",
-            "apiServer",
-            "imageRepository",
-            "registries",
-        }
-    )
-    name = c.str("name", "homelab") or "homelab"
-    if not DNS1123_LABEL.match(name):
-        problems.error(c.sub("name"), f"{name!r} is not a DNS-1123 label (lowercase letters, digits, '-')")
-    version = parse_version(c.str("kubernetesVersion"), c.sub("kubernetesVersion"), problems)
-    pod_cidr = parse_cidr(c.str("podCidr", "10.244.0.0/16"), c.sub("podCidr"), problems)
-    service_cidr = parse_cidr(c.str("serviceCidr", "10.96.0.0/12"), c.sub("serviceCidr"), problems)
-    if pod_cidr and service_cidr and pod_cidr.overlaps(service_cidr):
-        problems.error(c.sub("serviceCidr"), f"{service_cidr} overlaps the pod CIDR {pod_cidr}")
-    for cidr, sub in ((pod_cidr, "podCidr"), (service_cidr, "serviceCidr")):
-        if cidr and lan.cidr and cidr.overlaps(lan.cidr):
-            problems.error(c.sub(sub), f"{cidr} overlaps the LAN {lan.cidr}")
-    api_port = c.int("apiPort", 6443, lo=1, hi=65535) or 6443
-    dns_domain = c.str("dnsDomain", "cluster.local") or "cluster.local"
-    extra_sans = [str(x) for x in c.list("extraSans")]
-    for i, san in enumerate(extra_sans):
-        if not _is_name_or_ip(san):
-            problems.error(f"{c.sub('extraSans')}[{i}]", f"{san!r} is neither a DNS name nor an IP address")
-    api_server = parse_api_server(c.mapping("apiServer"), problems)
-    image_repository = parse_image_repository(c)
-    registries = parse_registries(c, image_repository)
+    cluster = parse(ClusterSection, cluster_raw, CLUSTER, problems)
+    pod_cidr, service_cidr = _check_networks(cluster_raw, lan, problems)
+    check_registries(cluster_raw, problems)
+    _check_api_server(cluster_raw, problems)
+    registries = registry_hosts(cluster.registries, problems) if cluster else ()
 
-    default_ssh = (
-        parse_ssh(ssh_raw, "homelab:ssh", problems, secret="homelab:ssh" in secret_keys, preview=preview)
-        if ssh_raw
-        else None
-    )
-
-    nodes: list[NodeSpec] = []
-    addresses: dict[str, IPv4] = {}
-    seen_names: dict[str, int] = {}
-    seen_addr: dict[IPv4, str] = {}
-    if not isinstance(nodes_raw, list):
-        problems.error("homelab:nodes", "must be a list of nodes")
-        nodes_raw = []
-    for i, item in enumerate(nodes_raw):
-        key = f"homelab:nodes[{i}]"
-        n = Section(item, key, problems)
-        n.unknown({"name", "address", "role", "prepare", "labels", "ssh"})
-        node_name = n.str("name", required=True)
-        if node_name is not None:
-            if not DNS1123_LABEL.match(node_name):
-                problems.error(n.sub("name"), f"{node_name!r} is not a DNS-1123 label (lowercase letters, digits, '-')")
-            if node_name in seen_names:
-                problems.error(
-                    n.sub("name"), f"{node_name!r} is already used by homelab:nodes[{seen_names[node_name]}]"
-                )
-            seen_names.setdefault(node_name, i)
-        addr_text = n.str("address", required=True)
-        addr = parse_ip(addr_text, n.sub("address"), problems) if addr_text else None
-        if addr is not None:
-            if lan.cidr and addr not in lan.cidr:
-                problems.error(n.sub("address"), f"{addr} is outside the LAN {lan.cidr}")
-            if lan.gateway and addr == lan.gateway:
-                problems.error(n.sub("address"), f"{addr} is the router's address")
-            if lan.dhcp_range and addr in lan.dhcp_range:
-                problems.warn(n.sub("address"), f"{addr} is inside the DHCP range; reserve it on the router")
-            if addr in seen_addr:
-                problems.error(n.sub("address"), f"{addr} is already node {seen_addr[addr]}'s address")
-            seen_addr.setdefault(addr, node_name or "?")
-        role = n.str("role", "worker")
-        if role not in ROLES:
-            problems.error(n.sub("role"), f"{role!r} must be one of {', '.join(ROLES)}")
-        prepare = n.bool("prepare", True)
-        labels = {str(k): str(v) for k, v in n.mapping("labels").items()}
-        ssh = default_ssh
-        if "ssh" in n.raw:
-            ssh = parse_ssh(
-                n.raw["ssh"],
-                f"{key}.ssh",
-                problems,
-                secret="homelab:nodes" in secret_keys,
-                default=default_ssh,
-                preview=preview,
-            )
-        elif default_ssh is None and not ssh_raw:
-            problems.error(f"{key}.ssh", "no SSH access: set homelab:ssh or this node's ssh")
-        if node_name and addr is not None:
-            addresses[node_name] = addr
-        if node_name and addr is not None and role in ROLES and ssh is not None:
-            nodes.append(
-                NodeSpec(
-                    name=node_name,
-                    address=str(addr),
-                    role=role,
-                    ssh=ssh,  # type: ignore[arg-type]
-                    prepare=prepare,
-                    labels=labels,
-                )
-            )
-
+    default_ssh = resolve_ssh(ssh_raw, SSH, problems, secret=SSH in secret_keys, preview=preview) if ssh_raw else None
+    nodes, addresses = _parse_nodes(nodes_raw, lan, default_ssh, bool(ssh_raw), secret_keys, problems, preview)
     warn_unpinned_host_keys(nodes, problems)
-    cps = [n for n in nodes_raw if isinstance(n, Mapping) and n.get("role") == "control-plane"]
+    listed = nodes_raw if isinstance(nodes_raw, list) else []
+    cps = [n for n in listed if isinstance(n, Mapping) and n.get("role") == "control-plane"]
     if not cps:
-        problems.error("homelab:nodes", "at least one node must have role: control-plane")
+        problems.error(NODES, "at least one node must have role: control-plane")
     elif len(cps) % 2 == 0:
-        problems.warn("homelab:nodes", f"{len(cps)} control planes: an even count adds no etcd fault tolerance")
+        problems.warn(NODES, f"{len(cps)} control planes: an even count adds no etcd fault tolerance")
 
-    vip: IPv4 | None = None
-    endpoint: IPv4 | None = None
-    if (ep := c.str("endpoint")) is not None:
-        vip = parse_ip(ep, c.sub("endpoint"), problems)
-        if vip is not None:
-            if lan.cidr and vip not in lan.cidr:
-                problems.error(c.sub("endpoint"), f"{vip} is outside the LAN {lan.cidr}")
-            if vip in seen_addr:
-                problems.error(c.sub("endpoint"), f"{vip} is node {seen_addr[vip]}'s address; the VIP needs its own")
-            if lan.gateway and vip == lan.gateway:
-                problems.error(c.sub("endpoint"), f"{vip} is the router's address")
-            if lan.dhcp_range and vip in lan.dhcp_range:
-                problems.error(c.sub("endpoint"), f"{vip} is inside the DHCP range {lan.dhcp_range}")
-        endpoint = vip
-    else:
+    node_at = {addr: name for name, addr in addresses.items()}
+    vip = _lenient(cluster_raw, "endpoint", ipaddress.IPv4Address)
+    endpoint: IPv4 | None = vip
+    if vip is not None:
+        key = f"{CLUSTER}.endpoint"
+        if lan.cidr and vip not in lan.cidr:
+            problems.error(key, f"{vip} is outside the LAN {lan.cidr}")
+        if vip in node_at:
+            problems.error(key, f"{vip} is node {node_at[vip]}'s address; the VIP needs its own")
+        if lan.gateway and vip == lan.gateway:
+            problems.error(key, f"{vip} is the router's address")
+        if lan.dhcp_range and vip in lan.dhcp_range:
+            problems.error(key, f"{vip} is inside the DHCP range {lan.dhcp_range}")
+    elif _get(cluster_raw, "endpoint") is None:
         first_cp = next((n for n in nodes if n.is_control_plane), None)
         endpoint = ipaddress.IPv4Address(first_cp.address) if first_cp else None
         if len(cps) > 1:
-            problems.warn(c.sub("endpoint"), "several control planes but no VIP: clients reach the first one only")
+            problems.warn(f"{CLUSTER}.endpoint", "several control planes but no VIP: clients reach the first one only")
 
+    # Read leniently: the other sections check themselves against these even when a
+    # neighbouring cluster key is wrong.
+    api_port = cluster.api_port if cluster else (_lenient(cluster_raw, "apiPort", int) or 6443)
+    dns_domain = cluster.dns_domain if cluster else (_lenient(cluster_raw, "dnsDomain", str) or "cluster.local")
     context = LabContext(
         lan=lan.cidr,
         gateway=lan.gateway,
@@ -412,22 +316,25 @@ def parse_cluster(
         cluster_domain=dns_domain,
     )
     spec = None
-    if not problems.errors and version and pod_cidr and service_cidr and endpoint is not None:
+    if not problems.errors and cluster is not None and endpoint is not None:
         spec = ClusterSpec(
-            name=name,
-            kubernetes_version=version,
+            name=cluster.name,
+            kubernetes_version=cluster.kubernetes_version,
             nodes=tuple(nodes),
-            pod_cidr=str(pod_cidr),
-            service_cidr=str(service_cidr),
+            pod_cidr=cluster.pod_cidr,
+            service_cidr=cluster.service_cidr,
             endpoint=str(endpoint),
             vip=vip is not None,
-            api_port=api_port,
-            dns_domain=dns_domain,
-            extra_sans=tuple(extra_sans),
-            kube_proxy=c.bool("kubeProxy", False),
-            vip_interface=c.str("vipInterface", "") or "",
-            api_server=api_server,
-            image_repository=image_repository,
+            api_port=cluster.api_port,
+            dns_domain=cluster.dns_domain,
+            extra_sans=cluster.extra_sans,
+            kube_proxy=cluster.kube_proxy,
+            vip_interface=cluster.vip_interface or "",
+            api_server=cluster.api_server.config(),
+            image_repository=cluster.image_repository or "",
             registries=registries,
         )
     return ClusterSettings(spec, context)
+
+
+__all__ = ["ClusterSettings", "Lan", "kubernetes_version", "parse_cluster", "parse_lan", "resolve_ssh"]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from components.validation import IPRange, IPv4, Net, Problems
+from components.validation import IPRange, IPv4, Net
 
 
 @dataclass(frozen=True)
@@ -46,73 +45,3 @@ class LabContext:
                 ("the service CIDR", IPRange(self.service_cidr.network_address, self.service_cidr.broadcast_address))
             )
         return out
-
-
-class Section:
-    """A typed view over one raw config mapping that reports problems under its key."""
-
-    def __init__(self, raw: Any, key: str, problems: Problems) -> None:
-        self.key = key
-        self.problems = problems
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, Mapping):
-            problems.error(key, f"must be a mapping, got {type(raw).__name__}")
-            raw = {}
-        self.raw: Mapping[str, Any] = raw
-
-    def sub(self, name: str) -> str:
-        return f"{self.key}.{name}"
-
-    def unknown(self, allowed: set[str]) -> None:
-        for k in self.raw:
-            if k not in allowed:
-                self.problems.error(self.sub(str(k)), f"unknown setting (allowed: {', '.join(sorted(allowed))})")
-
-    def str(self, name: str, default: str | None = None, *, required: bool = False) -> str | None:
-        value = self.raw.get(name, default)
-        if value is None:
-            if required:
-                self.problems.error(self.sub(name), "is required")
-            return None
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            self.problems.error(self.sub(name), f"must be a string, got {type(value).__name__}")
-            return None
-        return str(value)
-
-    def bool(self, name: str, default: bool) -> bool:
-        value = self.raw.get(name, default)
-        if not isinstance(value, bool):
-            self.problems.error(self.sub(name), f"must be true or false, got {value!r}")
-            return default
-        return value
-
-    def int(self, name: str, default: int | None = None, *, lo: int | None = None, hi: int | None = None) -> int | None:
-        value = self.raw.get(name, default)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.problems.error(self.sub(name), f"must be an integer, got {value!r}")
-            return default
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            self.problems.error(self.sub(name), f"must be between {lo} and {hi}, got {value}")
-            return default
-        return value
-
-    def list(self, name: str) -> list[Any]:
-        value = self.raw.get(name, [])
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.problems.error(self.sub(name), f"must be a list, got {type(value).__name__}")
-            return []
-        return value
-
-    def mapping(self, name: str) -> Mapping[str, Any]:
-        value = self.raw.get(name, {})
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            self.problems.error(self.sub(name), f"must be a mapping, got {type(value).__name__}")
-            return {}
-        return value

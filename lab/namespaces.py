@@ -13,15 +13,16 @@ install makes it).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from components.egress import EgressPoliciesArgs
 from components.loadbalancer.model import LoadBalancerArgs
-from components.namespaces import SYSTEM_NAMESPACES, NamespacesArgs, to_ensure
+from components.model import parse
+from components.namespaces import SYSTEM_NAMESPACES, NamespacesArgs, NamespacesSection, to_ensure
 from components.network.model import FlatNetworkArgs
 from components.tls import TlsSecretsArgs
 from components.validation import DNS1123_LABEL, Problems
-from lab.context import Section
 
 KEY = "homelab:namespaces"
 
@@ -60,26 +61,25 @@ def parse_namespaces(
     tls: TlsSecretsArgs | None,
 ) -> NamespacesArgs | None:
     """None when nothing is to be ensured (or `create: false`)."""
-    sec = Section(raw, KEY, problems)
-    sec.unknown({"create", "managedElsewhere"})
-    create = sec.bool("create", True)
-    elsewhere: list[str] = []
+    section = parse(NamespacesSection, raw, KEY, problems)
     named = named_by(network, egress, tls)
-    for i, ns in enumerate(sec.list("managedElsewhere")):
-        key = f"{sec.sub('managedElsewhere')}[{i}]"
+    # Across entries, on every entry that is valid by itself (the model reports the others).
+    listed = raw.get("managedElsewhere") if isinstance(raw, Mapping) else None
+    seen: list[str] = []
+    for i, ns in enumerate(listed if isinstance(listed, list) else []):
+        key = f"{KEY}.managedElsewhere[{i}]"
         if not isinstance(ns, str) or not DNS1123_LABEL.match(ns):
-            problems.error(key, f"{ns!r} is not a namespace name (a DNS-1123 label: lowercase, digits, '-')")
-        elif ns in elsewhere:
+            continue
+        if ns in seen:
             problems.error(key, f"namespace {ns!r} is listed twice")
         elif ns in SYSTEM_NAMESPACES:
             problems.warn(key, f"{ns!r} is one of Kubernetes' own namespaces: the stack never touches it anyway")
-        else:
-            elsewhere.append(ns)
-            if ns not in named:
-                problems.warn(key, f"no setting writes into namespace {ns!r}")
-    if not create:
+        elif ns not in named:
+            problems.warn(key, f"no setting writes into namespace {ns!r}")
+        seen.append(ns)
+    if section is None or not section.create:
         return None
     # Namespaces another component of the stack makes itself.
     own = {load_balancer.namespace} if load_balancer is not None else set()
-    names = to_ensure(named, skip=[*elsewhere, *own])
+    names = to_ensure(named, skip=[*section.managed_elsewhere, *own])
     return NamespacesArgs(names=names) if names else None

@@ -1,35 +1,21 @@
-"""`homelab:network` → FlatNetworkArgs (Cilium, BGP, LAN attachment, DNS proxy)."""
+"""`homelab:network` → FlatNetworkArgs: the model's own checks, then the rules against the lab.
+
+The section (components.network.model.FlatNetworkSection) says what the stack may write;
+the LAN, the gateway, the nodes and the cluster's CIDRs come from the other sections.
+"""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from components.loadbalancer.validation import check_range_conflicts, check_range_in_lan
-from components.network.model import (
-    CILIUM_REPO,
-    BgpPeering,
-    CiliumChart,
-    DnsProxyTunables,
-    FlatNetworkArgs,
-    LanAttachment,
-    NodeAddress,
-)
-from components.validation import DNS1123_LABEL, IPRange, Problems, parse_ip, parse_range
-from components.versions import CILIUM_VERSION
-from lab.context import LabContext, Section
+from components.model import parse
+from components.network.model import NODE_CIDR_MASK, FlatNetworkArgs, FlatNetworkSection, NodeAddress
+from components.validation import IPRange, Problems
+from lab.context import LabContext
 
 KEY = "homelab:network"
-# What the lead's settings loader passes on to parse_load_balancer.
-NetworkSettings = FlatNetworkArgs
-
-MAX_ASN = 4294967295
-IFNAME = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")  # Linux IFNAMSIZ
-LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
-REJECT_CODES = ("refused", "nameError")
-NODE_CIDR_MASK = 24  # kube-controller-manager's default --node-cidr-mask-size, which kubeadm keeps
 
 
 def _ordered_nodes(ctx: LabContext, control_planes: Sequence[str]) -> tuple[NodeAddress, ...]:
@@ -40,147 +26,60 @@ def _ordered_nodes(ctx: LabContext, control_planes: Sequence[str]) -> tuple[Node
     return tuple(NodeAddress(n, str(ctx.node_addresses[n])) for n in ordered)
 
 
-def _warn_ignored(section: Section) -> None:
-    others = sorted(str(k) for k in section.raw if k != "enabled")
-    if others:
-        section.problems.warn(section.sub("enabled"), f"is false: {', '.join(others)} ignored")
+def _sub(raw: Any, name: str) -> Mapping[str, Any]:
+    value = raw.get(name) if isinstance(raw, Mapping) else None
+    return value if isinstance(value, Mapping) else {}
 
 
-def _parse_bgp(s: Section, ctx: LabContext, problems: Problems) -> BgpPeering | None:
-    b = Section(s.raw.get("bgp"), s.sub("bgp"), problems)
-    b.unknown(
-        {
-            "enabled",
-            "localAsn",
-            "peerAsn",
-            "peerAddress",
-            "nodeSelector",
-            "advertisePodCidr",
-            "advertiseLoadBalancerIps",
-        }
-    )
-    if not b.bool("enabled", False):
-        _warn_ignored(b)
-        return None
-    local_asn = b.int("localAsn", lo=1, hi=MAX_ASN)
-    peer_asn = b.int("peerAsn", lo=1, hi=MAX_ASN)
-    for name, value in (("localAsn", local_asn), ("peerAsn", peer_asn)):
-        if value is None and name not in b.raw:
-            problems.error(b.sub(name), "is required when BGP is enabled")
-    default_peer = str(ctx.gateway) if ctx.gateway is not None else None
-    peer_text = b.str("peerAddress", default_peer, required=True)
-    peer = parse_ip(peer_text, b.sub("peerAddress"), problems) if peer_text is not None else None
-    selector: dict[str, str] = {}
-    for k, v in b.mapping("nodeSelector").items():
-        if not isinstance(k, str) or not LABEL_KEY.match(k):
-            problems.error(b.sub(f"nodeSelector.{k}"), f"{k!r} is not a valid label key")
-        elif not isinstance(v, str) or not LABEL_VALUE.match(v):
-            problems.error(b.sub(f"nodeSelector.{k}"), f"{v!r} is not a valid label value (quote numbers)")
-        else:
-            selector[k] = v
-    pod_cidr = b.bool("advertisePodCidr", True)
-    lb_ips = b.bool("advertiseLoadBalancerIps", True)
-    if local_asn is None or peer_asn is None or peer is None:
-        return None
-    return BgpPeering(
-        local_asn=local_asn,
-        peer_asn=peer_asn,
-        peer_address=str(peer),
-        node_selector=selector,
-        advertise_pod_cidr=pod_cidr,
-        advertise_load_balancer_ips=lb_ips,
-    )
+def check_against_lab(raw: Any, ctx: LabContext, problems: Problems) -> None:
+    """What the section's values mean for the rest of the lab, read leniently from the raw
+    section so these run even when the model refused something else: all problems at once."""
+    for name in ("bgp", "lanAttachment"):
+        sub = _sub(raw, name)
+        others = sorted(str(k) for k in sub if k != "enabled")
+        if sub.get("enabled", False) is False and others:
+            problems.warn(f"{KEY}.{name}.enabled", f"is false: {', '.join(others)} ignored")
 
+    lan = _sub(raw, "lanAttachment")
+    if lan.get("enabled") is True:
+        try:
+            rng = IPRange.parse(str(lan["range"]))
+        except (KeyError, ValueError):
+            rng = None  # the model reports it
+        key = f"{KEY}.lanAttachment.range"
+        if rng is not None and check_range_in_lan(rng, ctx.lan, problems, key):
+            check_range_conflicts(rng, ctx.reserved(), problems, key)
+        # The model says so too, but only once every name is valid.
+        names = lan.get("namespaces")
+        for i, ns in enumerate(names if isinstance(names, list) else []):
+            if isinstance(ns, str) and ns in names[:i]:
+                problems.error(f"{KEY}.lanAttachment.namespaces[{i}]", f"{ns} is listed twice")
+        if lan.get("ipam") == "host-local":
+            problems.warn(
+                f"{KEY}.lanAttachment.ipam",
+                "host-local keeps allocations per node: two nodes can hand out the same address; "
+                "run LAN-attached pods on one node or use static",
+            )
 
-def _parse_lan_attachment(s: Section, ctx: LabContext, problems: Problems) -> LanAttachment | None:
-    a = Section(s.raw.get("lanAttachment"), s.sub("lanAttachment"), problems)
-    a.unknown({"enabled", "interface", "range", "namespaces", "name", "ipam"})
-    if not a.bool("enabled", False):
-        _warn_ignored(a)
-        return None
-    ok = True
-    interface = a.str("interface", required=True)
-    if interface is not None and not IFNAME.match(interface):
-        problems.error(a.sub("interface"), f"{interface!r} is not a network interface name (at most 15 characters)")
-        ok = False
-    rng: IPRange | None = None
-    if (text := a.str("range", required=True)) is not None:
-        rng = parse_range(text, a.sub("range"), problems)
-        if rng is not None:
-            if check_range_in_lan(rng, ctx.lan, problems, a.sub("range")):
-                ok &= check_range_conflicts(rng, ctx.reserved(), problems, a.sub("range"))
-            else:
-                ok = False
-    namespaces: list[str] = []
-    raw_ns = a.raw.get("namespaces", ["default"])
-    if not isinstance(raw_ns, list) or not raw_ns:
-        problems.error(a.sub("namespaces"), "must be a non-empty list of namespace names")
-        ok = False
-    else:
-        for i, ns in enumerate(raw_ns):
-            if not isinstance(ns, str) or not DNS1123_LABEL.match(ns):
-                problems.error(a.sub(f"namespaces[{i}]"), f"{ns!r} is not a namespace name")
-                ok = False
-            elif ns in namespaces:
-                problems.error(a.sub(f"namespaces[{i}]"), f"{ns} is listed twice")
-                ok = False
-            else:
-                namespaces.append(ns)
-    name = a.str("name", "lan") or "lan"
-    if not DNS1123_LABEL.match(name):
-        problems.error(a.sub("name"), f"{name!r} is not a valid NetworkAttachmentDefinition name")
-        ok = False
-    ipam = a.str("ipam", "static") or "static"
-    if ipam not in ("static", "host-local"):
-        problems.error(a.sub("ipam"), f"must be static or host-local, got {ipam!r}")
-        ok = False
-    elif ipam == "host-local":
+    if (
+        isinstance(raw, Mapping)
+        and raw.get("autoDirectNodeRoutes") is False
+        and _sub(raw, "bgp").get("enabled") is not True
+    ):
         problems.warn(
-            a.sub("ipam"),
-            "host-local keeps allocations per node: two nodes can hand out the same address; "
-            "run LAN-attached pods on one node or use static",
+            f"{KEY}.autoDirectNodeRoutes",
+            "off and no BGP: pod traffic between nodes relies on the router's static routes (output router_routes)",
         )
-    if not ok or interface is None or rng is None or ctx.lan is None or ctx.gateway is None:
-        return None
-    return LanAttachment(
-        interface=interface,
-        range=f"{rng.first}-{rng.last}",
-        lan_cidr=str(ctx.lan),
-        gateway=str(ctx.gateway),
-        namespaces=tuple(namespaces),
-        network_name=name,
-        ipam=ipam,  # type: ignore[arg-type]  # checked above
-    )
 
-
-def _parse_dns_proxy(s: Section, problems: Problems) -> DnsProxyTunables:
-    d = Section(s.raw.get("dnsProxy"), s.sub("dnsProxy"), problems)
-    d.unknown({"minTtl", "maxIpsPerHostname", "rejectResponseCode"})
-    default = DnsProxyTunables()
-    min_ttl = d.int("minTtl", default.min_ttl, lo=0, hi=604800)
-    max_ips = d.int("maxIpsPerHostname", default.max_ips_per_hostname, lo=1, hi=10000)
-    code = d.str("rejectResponseCode", default.reject_response_code) or default.reject_response_code
-    if code not in REJECT_CODES:
-        problems.error(d.sub("rejectResponseCode"), f"must be one of {', '.join(REJECT_CODES)}, got {code!r}")
-        code = default.reject_response_code
-    return DnsProxyTunables(
-        min_ttl=default.min_ttl if min_ttl is None else min_ttl,
-        max_ips_per_hostname=default.max_ips_per_hostname if max_ips is None else max_ips,
-        reject_response_code=code,  # type: ignore[arg-type]  # checked above
-    )
-
-
-def _parse_chart(s: Section, problems: Problems) -> CiliumChart:
-    c = Section(s.raw.get("chart"), s.sub("chart"), problems)
-    c.unknown({"path", "repo", "version"})
-    path = c.str("path")
-    repo = c.str("repo")
-    version = c.str("version")
-    if path is not None and (repo is not None or version is not None):
-        problems.error(c.sub("path"), "a local chart path takes no repo or version; set one or the other")
-    if path is not None:
-        return CiliumChart(path=path)
-    return CiliumChart(repo=repo or CILIUM_REPO, version=version or CILIUM_VERSION)
+    if ctx.pod_cidr is not None and ctx.node_addresses:
+        prefix = ctx.pod_cidr.prefixlen
+        slots = 2 ** (NODE_CIDR_MASK - prefix) if prefix <= NODE_CIDR_MASK else 0
+        if slots < len(ctx.node_addresses):
+            problems.error(
+                "homelab:cluster.podCidr",
+                f"{ctx.pod_cidr} holds {slots} node slice(s) of /{NODE_CIDR_MASK} but there are "
+                f"{len(ctx.node_addresses)} nodes",
+            )
 
 
 def parse_network(
@@ -191,35 +90,16 @@ def parse_network(
     `control_planes`: control-plane node names, first (the kubeadm init node) first; it only
     orders the predicted router routes. None when this section or one it depends on is invalid.
     """
-    errors_before = len(problems.errors)
-    s = Section(raw, KEY, problems)
-    s.unknown({"autoDirectNodeRoutes", "exposeClusterIps", "bgp", "lanAttachment", "dnsProxy", "chart", "skipAwait"})
-    direct = s.bool("autoDirectNodeRoutes", True)
-    expose = s.bool("exposeClusterIps", True)
-    skip_await = s.bool("skipAwait", False)
-    bgp = _parse_bgp(s, ctx, problems)
-    lan_attachment = _parse_lan_attachment(s, ctx, problems)
-    dns = _parse_dns_proxy(s, problems)
-    chart = _parse_chart(s, problems)
-
-    if not direct and bgp is None:
-        problems.warn(
-            s.sub("autoDirectNodeRoutes"),
-            "off and no BGP: pod traffic between nodes relies on the router's static routes (output router_routes)",
-        )
-    if ctx.pod_cidr is not None and ctx.node_addresses:
-        slots = 2 ** max(NODE_CIDR_MASK - ctx.pod_cidr.prefixlen, 0) if ctx.pod_cidr.prefixlen <= NODE_CIDR_MASK else 0
-        if slots < len(ctx.node_addresses):
-            problems.error(
-                "homelab:cluster.podCidr",
-                f"{ctx.pod_cidr} holds {slots} node slice(s) of /{NODE_CIDR_MASK} but there are "
-                f"{len(ctx.node_addresses)} nodes",
-            )
-            return None
-    if len(problems.errors) > errors_before:
+    before = len(problems.errors)
+    section = parse(FlatNetworkSection, raw, KEY, problems, context={"lab": ctx})
+    check_against_lab(raw, ctx, problems)
+    if section is None or len(problems.errors) > before:
         return None
     if ctx.pod_cidr is None or ctx.lan is None or ctx.endpoint is None or not ctx.node_addresses:
         return None  # the cluster/lan sections already reported why
+    lan = section.lan_attachment
+    if lan.enabled and ctx.gateway is None:
+        return None  # the lan section already reported why
     return FlatNetworkArgs(
         pod_cidr=str(ctx.pod_cidr),
         lan_cidr=str(ctx.lan),
@@ -227,12 +107,12 @@ def parse_network(
         api_port=ctx.api_port,
         nodes=_ordered_nodes(ctx, control_planes),
         service_cidr=str(ctx.service_cidr) if ctx.service_cidr is not None else None,
-        auto_direct_node_routes=direct,
-        expose_cluster_ips=expose,
-        bgp=bgp,
-        lan_attachment=lan_attachment,
-        dns_proxy=dns,
-        chart=chart,
+        auto_direct_node_routes=section.auto_direct_node_routes,
+        expose_cluster_ips=section.expose_cluster_ips,
+        bgp=section.bgp.peering(),
+        lan_attachment=lan.attachment(str(ctx.lan), str(ctx.gateway)),
+        dns_proxy=section.dns_proxy,
+        chart=section.chart,
         node_cidr_mask=NODE_CIDR_MASK,
-        skip_await=skip_await,
+        skip_await=section.skip_await,
     )

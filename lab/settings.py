@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -11,6 +12,7 @@ import pulumi
 
 from components.cluster.backup import EtcdBackup
 from components.cluster.model import ClusterSpec
+from components.cluster.upgrade import version_step_problem
 from components.dns import DnsZonesArgs
 from components.egress import EgressPoliciesArgs
 from components.loadbalancer.model import LoadBalancerArgs
@@ -28,6 +30,7 @@ from lab.loadbalancer import parse_load_balancer
 from lab.namespaces import parse_namespaces
 from lab.network import parse_network
 from lab.packages import kubernetes_version_of, parse_packages
+from lab.running_version import read_running_version
 from lab.tls import parse_tls
 
 PROJECT = "homelab"
@@ -82,8 +85,14 @@ def read_stack_config(project: str = PROJECT) -> tuple[dict[str, Any], set[str]]
 OPTIONAL_SECTIONS = ("loadBalancer", "dns", "egress", "tls")
 
 
-def build_settings(raw: Mapping[str, Any], secret_keys: set[str], *, preview: bool = False) -> LabSettings:
-    """Validate everything; raise ConfigError listing every problem with its key."""
+def build_settings(
+    raw: Mapping[str, Any], secret_keys: set[str], *, preview: bool = False, running_version: str | None = None
+) -> LabSettings:
+    """Validate everything; raise ConfigError listing every problem with its key.
+
+    `running_version`: what the stack's cluster runs (lab.running_version), against which
+    a change of homelab:cluster.kubernetesVersion must be one minor up at most.
+    """
     # Pulumi.yaml's defaults ({} or []) reach the program under the real engine (mocks and
     # the render read the stack file only): an empty optional section is an absent one,
     # not a LoadBalancer without pools or a CoreDNS patch with no zone.
@@ -91,10 +100,18 @@ def build_settings(raw: Mapping[str, Any], secret_keys: set[str], *, preview: bo
     problems = Problems()
     unknown = sorted(set(raw) - set(KEYS))
     for key in unknown:
-        problems.error(f"{PROJECT}:{key}", f"unknown key (known: {', '.join(KEYS)})")
+        close = difflib.get_close_matches(key, KEYS, n=1) or difflib.get_close_matches(
+            key.lower(), [k.lower() for k in KEYS], n=1
+        )
+        hint = f"did you mean {PROJECT}:{next(k for k in KEYS if k.lower() == close[0].lower())}? " if close else ""
+        problems.error(f"{PROJECT}:{key}", f"unknown key ({hint}known: {', '.join(KEYS)})")
     cluster = parse_cluster(
         raw.get("lan"), raw.get("cluster"), raw.get("ssh"), raw.get("nodes", []), secret_keys, problems, preview=preview
     )
+    if cluster.spec is not None:
+        step = version_step_problem(running_version, cluster.spec.kubernetes_version)
+        if step is not None:
+            problems.error(f"{PROJECT}:cluster.kubernetesVersion", step)
     control_planes = [n.name for n in cluster.spec.control_planes] if cluster.spec else []
     packages = parse_packages(raw.get("packages"), problems, kubernetes_version_of(raw.get("cluster")))
     # Every section is checked even when an earlier one failed: all problems at once.
@@ -131,4 +148,4 @@ def build_settings(raw: Mapping[str, Any], secret_keys: set[str], *, preview: bo
 
 def load(project: str = PROJECT) -> LabSettings:
     raw, secret = read_stack_config(project)
-    return build_settings(raw, secret, preview=pulumi.runtime.is_dry_run())
+    return build_settings(raw, secret, preview=pulumi.runtime.is_dry_run(), running_version=read_running_version())

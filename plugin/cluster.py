@@ -1,241 +1,170 @@
-"""KubeadmCluster for other Pulumi languages: plugin-friendly inputs → ClusterSpec → the real component.
+"""KubeadmCluster for other Pulumi languages: inputs derived from the cluster's models → ClusterSpec.
 
 The SSH private keys are top-level inputs of their own: a secret nested in `nodes` or
 `ssh` would turn that whole input into one secret Output, and node names and
 addresses must be plain to name resources and render kubeadm's configuration.
+The values are checked by the models shared with the stack sections
+(components/cluster/model.py); the rules across entries are here, as lab/cluster.py
+has them for a stack.
 """
 
 import ipaddress
-import re
-from collections.abc import Mapping
-from enum import StrEnum
-from typing import Any, NotRequired, TypedDict
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypedDict, TypeVar
 
 import pulumi
+from pydantic_core import PydanticCustomError
 
-from components.cluster.apiserver_config import conflicts
 from components.cluster.component import KubeadmCluster as RealKubeadmCluster
 from components.cluster.model import (
-    PKGS_K8S_IO,
-    ApiServerConfig,
+    DEFAULT_POD_CIDR,
+    DEFAULT_SERVICE_CIDR,
+    AuthorizerSettings,
+    Cidr,
     ClusterSpec,
-    JwtIssuer,
+    ExtraArgs,
+    HostKey,
+    ImageRepository,
+    IPv4Text,
+    JwtIssuerSettings,
+    KubernetesVersion,
+    Label,
+    NodeRole,
     NodeSpec,
     PackageSource,
+    Port,
     RegistryHost,
+    SanName,
     SshAccess,
-    WebhookAuthorizer,
+    api_server_config,
+    conflicting_args,
+    dns_label,
+    kubernetes_version,
 )
-from components.cluster.sources import (
-    check_apt_repository,
-    check_armored_key,
-    check_image_repository,
-    check_package_version,
-    check_pem_certificate,
-    check_registry_host,
-    check_url,
-)
-from components.validation import DNS1123_LABEL, DNS1123_SUBDOMAIN, Problems
-from components.versions import DEFAULT_KUBERNETES_VERSION, KUBE_VIP_VERSION, SUPPORTED_KUBERNETES_MINORS
-from plugin.inputs import (
-    check_plain,
-    child_options,
-    cidr,
-    integer,
-    ipv4,
-    optional_text,
-    raise_if_any,
-    string_map,
-    strings,
-    text,
-)
+from components.model import Flag, Model, non_empty, parse, plain
+from components.validation import Problems
+from components.versions import DEFAULT_KUBERNETES_VERSION, KUBE_VIP_VERSION
+from plugin.derive import Extra, plugin_inputs
+from plugin.inputs import check_plain, child_options, raise_if_any
 
 TOKEN = "homelab:index:KubeadmCluster"
-VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
-DEFAULT_POD_CIDR = "10.244.0.0/16"
-DEFAULT_SERVICE_CIDR = "10.96.0.0/12"
+T = TypeVar("T")
 
 
-class NodeRole(StrEnum):
-    """A node's part in the cluster."""
-
-    ControlPlane = "control-plane"
-    """Runs the API server and etcd; the first control plane listed bootstraps the cluster."""
-    Worker = "worker"
-    """Runs workloads only."""
-
-
-class AuthorizerType(StrEnum):
-    """One authorizer of the API server's structured AuthorizationConfiguration."""
-
-    Node = "Node"
-    """The Node authorizer (kubelets)."""
-    Rbac = "RBAC"
-    """Role-based access control."""
-    Webhook = "Webhook"
-    """A webhook; needs name and kubeConfigFile."""
-
-
-class WebhookFailurePolicy(StrEnum):
-    """What the API server does when a webhook authorizer cannot be reached."""
-
-    Deny = "Deny"
-    """Deny the request."""
-    NoOpinion = "NoOpinion"
-    """Ask the next authorizer."""
-
-
-class SshSettings(TypedDict):
+class SshInputs(Model):
     """How Pulumi reaches every node over SSH; the private key is the separate sshPrivateKey input."""
 
     user: str
     """SSH user with passwordless sudo (or root)."""
-    port: NotRequired[int]
+    port: Port = 22
     """SSH port (default 22)."""
-    host_key: NotRequired[str]
+    host_key: HostKey | None = None
     """The hosts' public key, pinned when known."""
 
 
-class NodeSsh(TypedDict):
+class NodeSshInputs(Model):
     """Per-node overrides of the cluster-wide SSH settings."""
 
-    user: NotRequired[str]
+    user: str | None = None
     """SSH user on this node."""
-    port: NotRequired[int]
+    port: Port | None = None
     """SSH port on this node."""
-    host_key: NotRequired[str]
+    host_key: HostKey | None = None
     """This node's public host key."""
 
 
-class ClusterNode(TypedDict):
+class NodeInputs(Model):
     """One machine of the cluster."""
 
-    name: str
+    name: Label
     """Node name (DNS-1123 label); also names this node's resources."""
-    address: str
+    address: IPv4Text
     """The node's static LAN IPv4 address."""
-    role: NotRequired[NodeRole]
+    role: NodeRole = NodeRole.Worker
     """control-plane or worker (default worker)."""
-    prepare: NotRequired[bool]
+    prepare: Flag = True
     """Install containerd, kubelet and kubeadm first (default true); false: the host is prepared already."""
-    labels: NotRequired[dict[str, str]]
+    labels: dict[str, str] = {}
     """Labels for the Node object."""
-    ssh: NotRequired[NodeSsh]
+    ssh: NodeSshInputs | None = None
     """Overrides of the cluster-wide SSH settings for this node."""
 
 
-class JwtIssuerSettings(TypedDict):
-    """One JWT issuer of the API server's structured AuthenticationConfiguration."""
-
-    issuer: str
-    """Issuer URL (https://)."""
-    audiences: list[str]
-    """Accepted audiences (at least one)."""
-    username_claim: NotRequired[str]
-    """Claim that holds the user name (default sub)."""
-    username_prefix: NotRequired[str]
-    """Prefix added to user names (default none)."""
-    groups_claim: NotRequired[str]
-    """Claim that holds the groups (default: no groups)."""
-    groups_prefix: NotRequired[str]
-    """Prefix added to group names."""
-    certificate_authority: NotRequired[str]
-    """PEM CA that signs the issuer's TLS certificate, when it is not publicly trusted."""
-
-
-class AuthorizerSettings(TypedDict):
-    """One entry of the API server's authorizer chain, in order."""
-
-    type: AuthorizerType
-    """Node, RBAC or Webhook."""
-    name: NotRequired[str]
-    """Webhook name (webhooks only)."""
-    kube_config_file: NotRequired[str]
-    """Webhook kubeconfig path on the control planes, under configDir (webhooks only)."""
-    timeout: NotRequired[str]
-    """Webhook timeout (default 3s)."""
-    failure_policy: NotRequired[WebhookFailurePolicy]
-    """Deny (default) or NoOpinion."""
-    match_conditions: NotRequired[list[str]]
-    """CEL expressions that decide which requests reach the webhook."""
-
-
-class ApiServerSettings(TypedDict):
+class ApiServerInputs(Model):
     """Structured API server configuration and extra flags."""
 
-    jwt: NotRequired[list[JwtIssuerSettings]]
+    jwt: tuple[JwtIssuerSettings, ...] = ()
     """JWT issuers (structured authentication); excludes oidc-* extra args."""
-    authorizers: NotRequired[list[AuthorizerSettings]]
+    authorizers: tuple[AuthorizerSettings, ...] = ()
     """Authorizer chain (structured authorization); excludes authorization-mode extra args."""
-    extra_args: NotRequired[dict[str, str]]
+    extra_args: ExtraArgs = {}
     """Extra kube-apiserver flags, without the leading --."""
 
 
-class PackageSettings(TypedDict):
-    """Where the hosts get kubelet, kubeadm and kubectl (default: pkgs.k8s.io and its key)."""
-
-    apt_repository: NotRequired[str]
-    """A flat apt repository URL like pkgs.k8s.io's; {minor} stands for e.g. v1.34."""
-    signing_key: NotRequired[str]
-    """The repository's ASCII-armored public key, inline."""
-    signing_key_url: NotRequired[str]
-    """Where hosts fetch the key (default: <aptRepository>Release.key)."""
-    package_version: NotRequired[str]
-    """An exact Debian version of the packages, e.g. 1.34.5-1.1 (default: the newest of the cluster's version)."""
-
-
-class RegistrySettings(TypedDict):
-    """How containerd reaches one registry (a hosts.toml on every node)."""
-
-    host: str
-    """host[:port] as written in image references."""
-    insecure: NotRequired[bool]
-    """Plain HTTP."""
-    ca_cert: NotRequired[str]
-    """PEM of the CA that signed the registry's HTTPS certificate."""
-
-
-class KubeadmClusterArgs(TypedDict):
+class KubeadmClusterInputs(Model):
     """Inputs of KubeadmCluster."""
 
-    nodes: list[ClusterNode]
+    nodes: Annotated[tuple[NodeInputs, ...], non_empty("at least one node is required")]
     """The machines, control planes first is customary; the first control plane bootstraps the cluster."""
-    ssh: SshSettings
+    ssh: SshInputs
     """SSH access for every node (per-node overrides in nodes[].ssh)."""
-    ssh_private_key: NotRequired[pulumi.Input[str]]
-    """SSH private key (PEM/OpenSSH) for every node; pass it as a secret."""
-    node_private_keys: NotRequired[dict[str, pulumi.Input[str]]]
-    """Per-node SSH private keys by node name, for nodes that don't use sshPrivateKey; secrets."""
-    cluster_name: NotRequired[str]
+    cluster_name: Label | None = None
     """kubeadm's clusterName and the provider's cluster identity (default: the resource name)."""
-    kubernetes_version: NotRequired[str]
+    kubernetes_version: KubernetesVersion = DEFAULT_KUBERNETES_VERSION
     """Kubernetes version X.Y.Z (default: the version this package pins)."""
-    endpoint: NotRequired[str]
+    endpoint: IPv4Text | None = None
     """A virtual IP for the API server (kube-vip, ARP); omit it to use the first control plane's address."""
-    api_port: NotRequired[int]
+    api_port: Port = 6443
     """API server port (default 6443)."""
-    pod_cidr: NotRequired[str]
+    pod_cidr: Cidr = DEFAULT_POD_CIDR
     """Pod network (default 10.244.0.0/16)."""
-    service_cidr: NotRequired[str]
+    service_cidr: Cidr = DEFAULT_SERVICE_CIDR
     """Service network (default 10.96.0.0/12)."""
-    dns_domain: NotRequired[str]
+    dns_domain: str = "cluster.local"
     """Cluster DNS domain (default cluster.local)."""
-    extra_sans: NotRequired[list[str]]
+    extra_sans: tuple[SanName, ...] = ()
     """More names and IPs for the API server certificate."""
-    kube_proxy: NotRequired[bool]
+    kube_proxy: Flag = False
     """Install kube-proxy (default false: the CNI, Cilium, replaces it)."""
-    vip_interface: NotRequired[str]
+    vip_interface: str = ""
     """NIC kube-vip announces the VIP on (default: the default route's)."""
-    kube_vip_image: NotRequired[str]
+    kube_vip_image: str = f"ghcr.io/kube-vip/kube-vip:{KUBE_VIP_VERSION}"
     """kube-vip image (default: the version this package pins)."""
-    api_server: NotRequired[ApiServerSettings]
+    api_server: ApiServerInputs = ApiServerInputs()
     """Structured authentication/authorization and extra API server flags."""
-    packages: NotRequired[PackageSettings]
+    packages: PackageSource = PackageSource()
     """Where the hosts get kubelet, kubeadm and kubectl (a mirror, an air-gapped repository)."""
-    image_repository: NotRequired[str]
+    image_repository: ImageRepository = ""
     """kubeadm's imageRepository, also the pause image's (default registry.k8s.io)."""
-    registries: NotRequired[list[RegistrySettings]]
+    registries: tuple[RegistryHost, ...] = ()
     """containerd's per-registry settings (plain HTTP or a private CA) on every node."""
+
+
+KEYS = ("ssh_private_key", "node_private_keys")  # Inputs (secrets), not model fields
+
+KubeadmClusterArgs = plugin_inputs(
+    KubeadmClusterInputs,
+    "KubeadmClusterArgs",
+    names={
+        SshInputs: "SshSettings",
+        NodeSshInputs: "NodeSsh",
+        NodeInputs: "ClusterNode",
+        ApiServerInputs: "ApiServerSettings",
+        JwtIssuerSettings: "JwtIssuerSettings",
+        AuthorizerSettings: "AuthorizerSettings",
+        PackageSource: "PackageSettings",
+        RegistryHost: "RegistrySettings",
+    },
+    extra={
+        "ssh_private_key": Extra(
+            pulumi.Input[str], "SSH private key (PEM/OpenSSH) for every node; pass it as a secret."
+        ),
+        "node_private_keys": Extra(
+            dict[str, pulumi.Input[str]],
+            "Per-node SSH private keys by node name, for nodes that don't use sshPrivateKey; secrets.",
+        ),
+    },
+)
 
 
 class ClusterNodeInfo(TypedDict):
@@ -249,115 +178,15 @@ class ClusterNodeInfo(TypedDict):
     """control-plane or worker."""
 
 
-def _version(value: Any, problems: Problems) -> str:
-    raw = text(value) if value is not None else DEFAULT_KUBERNETES_VERSION
-    m = VERSION.match(raw.strip())
-    lo, hi = SUPPORTED_KUBERNETES_MINORS
-    if not m or int(m.group(1)) != 1 or not lo <= int(m.group(2)) <= hi:
-        problems.error("kubernetesVersion", f"{raw!r} is not a Kubernetes version X.Y.Z within 1.{lo}–1.{hi}")
-        return DEFAULT_KUBERNETES_VERSION
-    return ".".join(m.groups())
-
-
-def _api_server(raw: Mapping[str, Any] | None, problems: Problems) -> ApiServerConfig:
-    raw = raw or {}
-    config_dir = ApiServerConfig().config_dir
-    jwt: list[JwtIssuer] = []
-    for i, item in enumerate(raw.get("jwt") or []):
-        key = f"apiServer.jwt[{i}]"
-        url = text(item.get("issuer", ""))
-        if not url.startswith("https://"):
-            problems.error(f"{key}.issuer", f"{url!r} must be an https:// URL")
-        audiences = strings(item.get("audiences"))
-        if not audiences:
-            problems.error(f"{key}.audiences", "at least one audience is required")
-        jwt.append(
-            JwtIssuer(
-                url=url,
-                audiences=audiences,
-                username_claim=text(item.get("username_claim", "sub")),
-                username_prefix=text(item.get("username_prefix", "")),
-                groups_claim=optional_text(item.get("groups_claim")),
-                groups_prefix=text(item.get("groups_prefix", "")),
-                certificate_authority=optional_text(item.get("certificate_authority")),
-            )
-        )
-    authorizers: list[str | WebhookAuthorizer] = []
-    for i, item in enumerate(raw.get("authorizers") or []):
-        key = f"apiServer.authorizers[{i}]"
-        kind = text(item.get("type", ""))
-        if kind in ("Node", "RBAC"):
-            authorizers.append(kind)
-        elif kind == "Webhook":
-            name, path = text(item.get("name", "")), text(item.get("kube_config_file", ""))
-            if not name:
-                problems.error(f"{key}.name", "a webhook authorizer needs a name")
-            if not path.startswith(config_dir + "/"):
-                problems.error(f"{key}.kubeConfigFile", f"must be under {config_dir}/ (mounted into the API server)")
-            policy = text(item.get("failure_policy", "Deny"))
-            if policy not in ("Deny", "NoOpinion"):
-                problems.error(f"{key}.failurePolicy", f"{policy!r} must be Deny or NoOpinion")
-            authorizers.append(
-                WebhookAuthorizer(
-                    name=name,
-                    kubeconfig_path=path,
-                    timeout=text(item.get("timeout", "3s")),
-                    failure_policy="NoOpinion" if policy == "NoOpinion" else "Deny",
-                    match_conditions=strings(item.get("match_conditions")),
-                )
-            )
-        else:
-            problems.error(f"{key}.type", f"{kind!r} must be Node, RBAC or Webhook")
-    extra = {k.removeprefix("--"): v for k, v in string_map(raw.get("extra_args")).items()}
-    cfg = ApiServerConfig(jwt=tuple(jwt), authorizers=tuple(authorizers), extra_args=extra)
-    for arg, why in conflicts(cfg):
-        problems.error(f"apiServer.extraArgs.{arg}", why)
-    return cfg
-
-
-def _packages(raw: Mapping[str, Any] | None, version: str, problems: Problems) -> PackageSource:
-    raw = raw or {}
-    repo = text(raw.get("apt_repository", PKGS_K8S_IO))
-    if problem := check_apt_repository(repo):
-        problems.error("packages.aptRepository", problem)
-    key = text(raw.get("signing_key", ""))
-    key_url = text(raw.get("signing_key_url", ""))
-    if key and key_url:
-        problems.error("packages.signingKeyUrl", "give signingKey or signingKeyUrl, not both")
-    if key and (problem := check_armored_key(key)):
-        problems.error("packages.signingKey", problem)
-    if key_url and (problem := check_url(key_url, "a signing key")):
-        problems.error("packages.signingKeyUrl", problem)
-    pkg_version = text(raw.get("package_version", ""))
-    if pkg_version and (problem := check_package_version(pkg_version, version)):
-        problems.error("packages.packageVersion", problem)
-    return PackageSource(
-        apt_repository=repo if repo.endswith("/") else repo + "/",
-        signing_key=key.strip() + "\n" if key else "",
-        signing_key_url=key_url,
-        package_version=pkg_version,
-    )
-
-
-def _registries(raw: Any, problems: Problems) -> tuple[RegistryHost, ...]:
-    out: list[RegistryHost] = []
-    seen: set[str] = set()
-    for i, item in enumerate(raw or []):
-        key = f"registries[{i}]"
-        host = text(item.get("host", ""))
-        if problem := check_registry_host(host):
-            problems.error(f"{key}.host", problem)
-        elif host in seen:
-            problems.error(f"{key}.host", f"{host!r} is listed twice")
-        seen.add(host)
-        insecure = bool(item.get("insecure", False))
-        ca = text(item.get("ca_cert", ""))
-        if ca and (problem := check_pem_certificate(ca)):
-            problems.error(f"{key}.caCert", problem)
-        if ca and insecure:
-            problems.error(f"{key}.caCert", "a CA certificate is for HTTPS; insecure: true means plain HTTP")
-        out.append(RegistryHost(host=host, insecure=insecure, ca_cert=ca.strip() + "\n" if ca else ""))
-    return tuple(out)
+def _lenient(raw: Any, name: str, read: Callable[[str], T], default: Any = None) -> T | None:
+    """`raw[name]` read by `read`, or None when absent or wrong (the model reports it)."""
+    value = raw.get(name, default) if isinstance(raw, Mapping) else default
+    if not isinstance(value, str):
+        return None
+    try:
+        return read(value)
+    except (ValueError, PydanticCustomError):
+        return None
 
 
 def _private_key(
@@ -378,124 +207,107 @@ def _private_key(
     if own is not None:
         return own
     if default is None:
-        problems.error(key, f"no SSH private key: set sshPrivateKey or nodePrivateKeys.{node}")
+        problems.error(key, f"no SSH private key: set sshPrivateKey or nodePrivateKeys[{node}]")
     return default
+
+
+def _check_across(args: Mapping[str, Any], problems: Problems) -> None:
+    """Rules across entries, on every value valid by itself (the model reports the others)."""
+    nodes = args.get("nodes")
+    seen_names: set[str] = set()
+    seen_addresses: dict[str, str] = {}
+    roles: list[str] = []
+    for i, raw in enumerate(nodes if isinstance(nodes, list) else []):
+        name = _lenient(raw, "name", dns_label)
+        if name is not None and name in seen_names:
+            problems.error(f"nodes[{i}].name", f"{name!r} is listed twice")
+        seen_names.add(name or "")
+        address = _lenient(raw, "address", lambda t: str(ipaddress.IPv4Address(t)))
+        if address is not None and address in seen_addresses:
+            problems.error(f"nodes[{i}].address", f"{address} is already node {seen_addresses[address]}'s address")
+        if address is not None:
+            seen_addresses.setdefault(address, name or "?")
+        roles.append(str(plain(raw.get("role", "worker"))) if isinstance(raw, Mapping) else "")
+        if name is not None and not isinstance(args.get("node_private_keys"), pulumi.Output):
+            _private_key(name, args.get("node_private_keys"), args.get("ssh_private_key"), f"nodes[{i}]", problems)
+    if nodes and "control-plane" not in roles:
+        problems.error("nodes", "at least one node must have role control-plane")
+    endpoint = _lenient(args, "endpoint", lambda t: str(ipaddress.IPv4Address(t)))
+    if endpoint is not None and endpoint in seen_addresses:
+        problems.error("endpoint", f"{endpoint} is node {seen_addresses[endpoint]}'s address; the VIP needs its own")
+    pod = _lenient(args, "pod_cidr", ipaddress.IPv4Network, DEFAULT_POD_CIDR)
+    svc = _lenient(args, "service_cidr", ipaddress.IPv4Network, DEFAULT_SERVICE_CIDR)
+    if pod is not None and svc is not None and pod.overlaps(svc):
+        problems.error("serviceCidr", f"{svc} overlaps the pod CIDR {pod}")
+    keys = args.get("node_private_keys")
+    if isinstance(keys, Mapping):
+        for unknown in sorted(set(keys) - seen_names):
+            problems.error(f"nodePrivateKeys[{unknown}]", "no node has this name")
+    api = args.get("api_server")
+    if isinstance(api, Mapping):
+        for arg, why in conflicting_args(api.get("extra_args"), api.get("jwt"), api.get("authorizers")):
+            problems.error(f"apiServer.extraArgs[{arg}]", why)
+    packages = args.get("packages")
+    if isinstance(packages, Mapping) and packages.get("signing_key") and packages.get("signing_key_url"):
+        problems.error("packages.signingKeyUrl", "give signingKey or signingKeyUrl, not both")
+    hosts: set[str] = set()
+    registries = args.get("registries")
+    for i, raw in enumerate(registries if isinstance(registries, list) else []):
+        host = raw.get("host") if isinstance(raw, Mapping) else None
+        if isinstance(host, str) and host in hosts:
+            problems.error(f"registries[{i}].host", f"{host!r} is listed twice")
+        hosts.add(str(host))
 
 
 def cluster_spec(args: Mapping[str, Any], default_name: str) -> ClusterSpec:
     """The real component's ClusterSpec; every problem in the inputs at once (PluginInputError)."""
     problems = Problems()
     # Keys may be Outputs (secrets); everything else names resources or goes into kubeadm's files.
-    check_plain(args, problems, inputs_ok=frozenset({"ssh_private_key", "node_private_keys"}))
+    check_plain(args, problems, inputs_ok=frozenset(KEYS))
     raise_if_any("KubeadmCluster", problems)
-
-    name = text(args.get("cluster_name") or default_name)
-    if not DNS1123_LABEL.match(name):
-        problems.error("clusterName", f"{name!r} is not a DNS-1123 label (lowercase letters, digits, '-')")
-    version = _version(args.get("kubernetes_version"), problems)
-    pod = cidr(args.get("pod_cidr", DEFAULT_POD_CIDR), "podCidr", problems)
-    svc = cidr(args.get("service_cidr", DEFAULT_SERVICE_CIDR), "serviceCidr", problems)
-    try:
-        if ipaddress.IPv4Network(pod).overlaps(ipaddress.IPv4Network(svc)):
-            problems.error("serviceCidr", f"{svc} overlaps the pod CIDR {pod}")
-    except ValueError:
-        pass  # already reported
-    api_port = integer(args.get("api_port", 6443), "apiPort", problems, lo=1, hi=65535)
-
-    ssh_raw: Mapping[str, Any] = args.get("ssh") or {}
-    if not ssh_raw.get("user"):
-        problems.error("ssh.user", "an SSH user is required")
+    values = plain({k: v for k, v in args.items() if k not in KEYS})
+    version = _lenient(values, "kubernetes_version", kubernetes_version, DEFAULT_KUBERNETES_VERSION)
+    inputs = parse(KubeadmClusterInputs, values, "", problems, context={"kubernetes_version": version})
+    _check_across(values | {k: args[k] for k in KEYS if k in args}, problems)
+    if values.get("cluster_name") is None and _lenient({"name": default_name}, "name", dns_label) is None:
+        problems.error("clusterName", f"{default_name!r} (the resource name) is not a DNS-1123 label; set clusterName")
     default_key = args.get("ssh_private_key")
     keys = args.get("node_private_keys")
-
     nodes: list[NodeSpec] = []
-    seen_names: set[str] = set()
-    seen_addresses: dict[str, str] = {}
-    raw_nodes = args.get("nodes") or []
-    if not raw_nodes:
-        problems.error("nodes", "at least one node is required")
-    for i, raw in enumerate(raw_nodes):
-        key = f"nodes[{i}]"
-        node_name = text(raw.get("name", ""))
-        if not DNS1123_LABEL.match(node_name):
-            problems.error(f"{key}.name", f"{node_name!r} is not a DNS-1123 label (lowercase letters, digits, '-')")
-        if node_name in seen_names:
-            problems.error(f"{key}.name", f"{node_name!r} is listed twice")
-        seen_names.add(node_name)
-        address = ipv4(raw.get("address", ""), f"{key}.address", problems)
-        if address in seen_addresses:
-            problems.error(f"{key}.address", f"{address} is already node {seen_addresses[address]}'s address")
-        seen_addresses.setdefault(address, node_name)
-        role = text(raw.get("role", NodeRole.Worker))
-        if role not in (NodeRole.ControlPlane.value, NodeRole.Worker.value):
-            problems.error(f"{key}.role", f"{role!r} must be control-plane or worker")
-        own: Mapping[str, Any] = raw.get("ssh") or {}
-        port = integer(own.get("port", ssh_raw.get("port", 22)), f"{key}.ssh.port", problems, lo=1, hi=65535)
-        host_key = own.get("host_key", ssh_raw.get("host_key"))
+    for i, node in enumerate(inputs.nodes if inputs else ()):
+        cluster_wide = inputs.ssh if inputs else SshInputs(user="")
+        own = node.ssh or NodeSshInputs()
         ssh = SshAccess(
-            user=text(own.get("user") or ssh_raw.get("user", "")),
-            private_key=_private_key(node_name, keys, default_key, key, problems) or "",
-            port=port,
-            host_key=text(host_key) if host_key else None,
+            user=own.user or cluster_wide.user,
+            private_key=_private_key(node.name, keys, default_key, f"nodes[{i}]", Problems()) or "",
+            port=own.port if own.port is not None else cluster_wide.port,
+            host_key=own.host_key or cluster_wide.host_key,
         )
-        nodes.append(
-            NodeSpec(
-                name=node_name,
-                address=address,
-                role="control-plane" if role == NodeRole.ControlPlane.value else "worker",
-                ssh=ssh,
-                prepare=bool(raw.get("prepare", True)),
-                labels=string_map(raw.get("labels")),
-            )
-        )
-    if isinstance(keys, Mapping):
-        for unknown in sorted(set(keys) - seen_names):
-            problems.error(f"nodePrivateKeys.{unknown}", "no node has this name")
-    control_planes = [n for n in nodes if n.is_control_plane]
-    if raw_nodes and not control_planes:
-        problems.error("nodes", "at least one node must have role control-plane")
-
-    endpoint = args.get("endpoint")
-    vip = endpoint is not None
-    if vip:
-        endpoint = ipv4(endpoint, "endpoint", problems)
-        if endpoint in seen_addresses:
-            owner = seen_addresses[endpoint]
-            problems.error("endpoint", f"{endpoint} is node {owner}'s address; the VIP needs its own")
-    else:
-        endpoint = control_planes[0].address if control_planes else ""
-    extra_sans = strings(args.get("extra_sans"))
-    for i, san in enumerate(extra_sans):
-        try:
-            ipaddress.ip_address(san)
-        except ValueError:
-            if not DNS1123_SUBDOMAIN.match(san):
-                problems.error(f"extraSans[{i}]", f"{san!r} is neither a DNS name nor an IP address")
-    api_server = _api_server(args.get("api_server"), problems)
-    packages = _packages(args.get("packages"), version, problems)
-    image_repository = text(args.get("image_repository", ""))
-    if image_repository and (problem := check_image_repository(image_repository)):
-        problems.error("imageRepository", problem)
-    registries = _registries(args.get("registries"), problems)
+        role = "control-plane" if node.role == NodeRole.ControlPlane else "worker"
+        nodes.append(NodeSpec(node.name, node.address, role, ssh, node.prepare, dict(node.labels)))
     raise_if_any("KubeadmCluster", problems)
+    assert inputs is not None  # no problems: the model validated
+    control_planes = [n for n in nodes if n.is_control_plane]
     return ClusterSpec(
-        name=name,
-        kubernetes_version=version,
+        name=inputs.cluster_name or default_name,
+        kubernetes_version=inputs.kubernetes_version,
         nodes=tuple(nodes),
-        pod_cidr=pod,
-        service_cidr=svc,
-        endpoint=str(endpoint),
-        vip=vip,
-        api_port=api_port,
-        dns_domain=text(args.get("dns_domain", "cluster.local")),
-        extra_sans=extra_sans,
-        kube_proxy=bool(args.get("kube_proxy", False)),
-        vip_interface=text(args.get("vip_interface", "")),
-        api_server=api_server,
-        kube_vip_image=text(args.get("kube_vip_image", f"ghcr.io/kube-vip/kube-vip:{KUBE_VIP_VERSION}")),
-        packages=packages,
-        image_repository=image_repository,
-        registries=registries,
+        pod_cidr=inputs.pod_cidr,
+        service_cidr=inputs.service_cidr,
+        endpoint=inputs.endpoint or control_planes[0].address,
+        vip=inputs.endpoint is not None,
+        api_port=inputs.api_port,
+        dns_domain=inputs.dns_domain,
+        extra_sans=inputs.extra_sans,
+        kube_proxy=inputs.kube_proxy,
+        vip_interface=inputs.vip_interface,
+        api_server=api_server_config(
+            inputs.api_server.jwt, inputs.api_server.authorizers, inputs.api_server.extra_args
+        ),
+        kube_vip_image=inputs.kube_vip_image,
+        packages=inputs.packages,
+        image_repository=inputs.image_repository,
+        registries=inputs.registries,
     )
 
 

@@ -10,7 +10,6 @@ No `from __future__ import annotations` in the plugin modules: the host reads th
 `args` annotation and the class annotations at runtime, unevaluated.
 """
 
-import ipaddress
 from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Any, NotRequired, TypedDict
@@ -87,26 +86,6 @@ def optional_text(value: Any) -> str | None:
 
 def strings(value: Any) -> tuple[str, ...]:
     return tuple(text(v) for v in (value or ()))
-
-
-def string_map(value: Any) -> dict[str, str]:
-    return {str(k): text(v) for k, v in (value or {}).items()}
-
-
-def ipv4(value: Any, key: str, problems: Problems) -> str:
-    try:
-        return str(ipaddress.IPv4Address(str(value)))
-    except ValueError:
-        problems.error(key, f"{value!r} is not an IPv4 address")
-        return str(value)
-
-
-def cidr(value: Any, key: str, problems: Problems) -> str:
-    try:
-        return str(ipaddress.IPv4Network(str(value), strict=True))
-    except ValueError as exc:
-        problems.error(key, f"{value!r} is not an IPv4 network in CIDR form ({exc})")
-        return str(value)
 
 
 def child_options(parent: pulumi.Resource, opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:

@@ -1,132 +1,64 @@
-"""TlsSecrets for other Pulumi languages: plugin-friendly inputs → TlsSecretsArgs → the real component.
+"""TlsSecrets for other Pulumi languages: inputs derived from TlsSecretsArgs, read by the model.
 
 `usages` is a list of strings, not of an enum: the host maps a list of enum values
 item by item as objects and would hand over empty dicts.
 """
 
 from collections.abc import Mapping
-from typing import Any, NotRequired, TypedDict
+from typing import Any
 
 import pulumi
 
+from components.model import parse, plain
+from components.tls.check import secret_clashes
 from components.tls.component import TlsSecrets as RealTlsSecrets
-from components.tls.model import CaSpec, CertManagerIssuer, TlsSecretsArgs, TlsSecretSpec
+from components.tls.model import (
+    CaSpec,
+    CertManagerIssuer,
+    TlsSecretsArgs,
+    TlsSecretSpec,
+    issuer_place,
+    key_of,
+    raw_secret_rules,
+    secret_identity,
+)
 from components.validation import Problems
-from plugin.inputs import check_plain, child_options, integer, optional_text, raise_if_any, strings, text
+from plugin.derive import plugin_inputs
+from plugin.inputs import check_plain, child_options, raise_if_any
 
 TOKEN = "homelab:index:TlsSecrets"
 
-
-class CaSettings(TypedDict):
-    """The private CA (ECDSA P-256, self-signed)."""
-
-    common_name: NotRequired[str]
-    """CA common name (default homelab CA)."""
-    organization: NotRequired[str]
-    """CA organization."""
-    validity_hours: NotRequired[int]
-    """Validity in hours (default 87600, ten years)."""
-    early_renewal_hours: NotRequired[int]
-    """Re-issue on an update this close to expiry (default 8760)."""
-    rotation: NotRequired[int]
-    """Bump to replace the CA key and certificate, and so every certificate it signed."""
-
-
-class TlsSecretSettings(TypedDict):
-    """One key and certificate, written as a kubernetes.io/tls Secret into each namespace."""
-
-    name: str
-    """Secret name."""
-    namespaces: list[str]
-    """Namespaces that get the Secret."""
-    dns_names: NotRequired[list[str]]
-    """DNS SANs (`*` only as the whole leftmost label)."""
-    ip_addresses: NotRequired[list[str]]
-    """IP SANs."""
-    usages: NotRequired[list[str]]
-    """server and/or client (default [server])."""
-    common_name: NotRequired[str]
-    """Subject CN (default: the first DNS name, else the secret's name)."""
-    validity_hours: NotRequired[int]
-    """Validity in hours (default 8760)."""
-    early_renewal_hours: NotRequired[int]
-    """Re-issue on an update this close to expiry (default 720)."""
-    rotation: NotRequired[int]
-    """Bump to replace this secret's key and certificate."""
-
-
-class CertManagerSettings(TypedDict):
-    """A cert-manager CA ClusterIssuer that signs with the same CA (cert-manager must be installed)."""
-
-    enabled: NotRequired[bool]
-    """Create the issuer (default false)."""
-    namespace: NotRequired[str]
-    """cert-manager's cluster resource namespace (default cert-manager)."""
-    issuer_name: NotRequired[str]
-    """ClusterIssuer name (default homelab-ca)."""
-    secret_name: NotRequired[str]
-    """Name of the Secret holding the CA (default homelab-ca)."""
-
-
-class TlsSecretsArgsInput(TypedDict):
-    """Inputs of TlsSecrets."""
-
-    ca: NotRequired[CaSettings]
-    """The private CA."""
-    secrets: NotRequired[list[TlsSecretSettings]]
-    """The TLS Secrets to issue."""
-    cert_manager: NotRequired[CertManagerSettings]
-    """Optional cert-manager ClusterIssuer."""
+TlsSecretsArgsInput = plugin_inputs(
+    TlsSecretsArgs,
+    "TlsSecretsArgsInput",
+    names={CaSpec: "CaSettings", TlsSecretSpec: "TlsSecretSettings", CertManagerIssuer: "CertManagerSettings"},
+)
 
 
 def tls_secrets_args(args: Mapping[str, Any]) -> TlsSecretsArgs:
-    """The real component's TlsSecretsArgs (it checks names, SANs and validity itself when constructed)."""
+    """The real component's TlsSecretsArgs; every problem in the inputs at once (PluginInputError).
+
+    Every input is plain: names, SANs and validity name resources or go into certificates,
+    and the keys are made here (they stay in secret outputs).
+    """
     problems = Problems()
     check_plain(args, problems)
     raise_if_any("TlsSecrets", problems)
-    ca_raw: Mapping[str, Any] = args.get("ca") or {}
-    c = CaSpec()
-    ca = CaSpec(
-        common_name=text(ca_raw.get("common_name", c.common_name)),
-        organization=optional_text(ca_raw.get("organization")),
-        validity_hours=integer(ca_raw.get("validity_hours", c.validity_hours), "ca.validityHours", problems),
-        early_renewal_hours=integer(
-            ca_raw.get("early_renewal_hours", c.early_renewal_hours), "ca.earlyRenewalHours", problems
-        ),
-        rotation=integer(ca_raw.get("rotation", c.rotation), "ca.rotation", problems, lo=0),
-    )
-    secrets: list[TlsSecretSpec] = []
-    for i, raw in enumerate(args.get("secrets") or []):
-        d = TlsSecretSpec(name="", namespaces=())
-        key = f"secrets[{i}]"
-        secrets.append(
-            TlsSecretSpec(
-                name=text(raw.get("name", "")),
-                namespaces=strings(raw.get("namespaces")),
-                dns_names=strings(raw.get("dns_names")),
-                ip_addresses=strings(raw.get("ip_addresses")),
-                usages=strings(raw.get("usages")) or d.usages,
-                common_name=optional_text(raw.get("common_name")),
-                validity_hours=integer(raw.get("validity_hours", d.validity_hours), f"{key}.validityHours", problems),
-                early_renewal_hours=integer(
-                    raw.get("early_renewal_hours", d.early_renewal_hours), f"{key}.earlyRenewalHours", problems
-                ),
-                rotation=integer(raw.get("rotation", d.rotation), f"{key}.rotation", problems, lo=0),
-            )
+    given = plain(args)
+    result = parse(TlsSecretsArgs, given, "", problems)
+    secrets = given.get("secrets")
+    if result is None and isinstance(secrets, list):  # the rules the model did not reach
+        for i, raw in enumerate(secrets):
+            for loc, message in raw_secret_rules(raw, stack=False) if isinstance(raw, Mapping) else []:
+                problems.error(key_of(f"secrets[{i}]", loc), message)
+        clashes = secret_clashes(
+            [secret_identity(s) for s in secrets], issuer_place(given.get("cert_manager")), where=""
         )
-    cm_raw: Mapping[str, Any] = args.get("cert_manager") or {}
-    m = CertManagerIssuer()
+        for i, message in clashes:
+            problems.error(f"secrets[{i}].name", message)
     raise_if_any("TlsSecrets", problems)
-    return TlsSecretsArgs(
-        ca=ca,
-        secrets=tuple(secrets),
-        cert_manager=CertManagerIssuer(
-            enabled=bool(cm_raw.get("enabled", m.enabled)),
-            namespace=text(cm_raw.get("namespace", m.namespace)),
-            issuer_name=text(cm_raw.get("issuer_name", m.issuer_name)),
-            secret_name=text(cm_raw.get("secret_name", m.secret_name)),
-        ),
-    )
+    assert result is not None  # no problems: the model validated
+    return result
 
 
 class TlsSecrets(pulumi.ComponentResource):

@@ -25,8 +25,7 @@ from pathlib import Path
 
 from components.cluster.preflight_probe import parse_facts, probe_script
 from components.cluster.preflight_rules import NodeProbe, evaluate, fatal_count, format_report
-from components.validation import ConfigError
-from tools.stack_targets import KeyRing, StackError, Target, keyring, load_settings, read_raw, stack_path, targets
+from tools.stack_targets import KeyRing, Stack, StackError, Target, add_stack_arguments, open_stack, open_stack_or_say
 
 
 def keyscan(address: str, port: int, timeout: int = 5) -> str:
@@ -75,13 +74,16 @@ def probe_node(keys: KeyRing, target: Target, prepare: bool, timeout: float) -> 
 
 
 def run_check(stack: str, path: Path, *, timeout: float = 60) -> tuple[list[NodeProbe], float, list[Target]]:
-    raw, secret = read_raw(path)
-    settings = load_settings(raw, secret)
-    nodes = targets(raw, settings)
+    return check_stack(open_stack(stack, path), timeout=timeout)
+
+
+def check_stack(stack: Stack, *, timeout: float = 60) -> tuple[list[NodeProbe], float, list[Target]]:
+    settings = stack.settings
+    nodes = stack.targets()
     prepare = {n.name: n.prepare for n in settings.cluster.nodes}
     lan = settings.network.lan_attachment
     t0 = time.monotonic()
-    with keyring(stack, path.parent.parent) as keys, ThreadPoolExecutor(max_workers=min(16, len(nodes))) as pool:
+    with stack.keyring() as keys, ThreadPoolExecutor(max_workers=min(16, len(nodes))) as pool:
         probes = list(pool.map(lambda t: probe_node(keys, t, prepare[t.name], timeout), nodes))
     evaluate(probes, lan.interface if lan is not None else None)
     return probes, time.monotonic() - t0, nodes
@@ -126,17 +128,15 @@ def pin_host_keys_text(text: str, pins: Mapping[str, str]) -> tuple[str, list[st
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="scripts/lab check", description=__doc__.split("\n\n")[0])
-    ap.add_argument("stack")
-    ap.add_argument("--stack-file", type=Path, help="default: config/Pulumi.<stack>.yaml")
+    add_stack_arguments(ap)
     ap.add_argument("--pin-host-keys", action="store_true", help="write the hosts' keys into the stack file")
     ap.add_argument("--timeout", type=float, default=60, help="seconds per node")
     args = ap.parse_args(argv)
-    path = (args.stack_file or stack_path(args.stack)).resolve()
-    try:
-        probes, seconds, _ = run_check(args.stack, path, timeout=args.timeout)
-    except (StackError, ConfigError) as err:
-        print(f"homelab check: {err}", file=sys.stderr)
+    stack = open_stack_or_say("check", args)
+    if stack is None:
         return 2
+    path = stack.path
+    probes, seconds, _ = check_stack(stack, timeout=args.timeout)
     sys.stdout.write(format_report(args.stack, probes, seconds))
     if args.pin_host_keys:
         pins = {p.name: p.host_key_seen for p in probes if p.host_key_seen}

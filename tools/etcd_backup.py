@@ -14,12 +14,10 @@ import argparse
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 from components.cluster.backup import EtcdBackup, snapshot_script
 from components.cluster.host_scripts import SUDO_BASH
-from components.validation import ConfigError
-from tools.stack_targets import StackError, keyring, load_settings, read_raw, stack_path, targets
+from tools.stack_targets import StackError, add_stack_arguments, open_stack_or_say
 
 WHERE = re.compile(r"^homelab: snapshot (?P<path>\S+) (?P<bytes>\d+) bytes$", re.M)
 
@@ -32,9 +30,8 @@ def snapshot_location(stdout: str) -> tuple[str, int] | None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="scripts/lab backup", description=__doc__.split("\n\n")[0])
-    ap.add_argument("stack")
+    add_stack_arguments(ap)
     ap.add_argument("--node", help="control plane to snapshot (default: the first one)")
-    ap.add_argument("--stack-file", type=Path, help="default: config/Pulumi.<stack>.yaml")
     ap.add_argument(
         "--etcd-tools",
         choices=["container", "host"],
@@ -42,14 +39,11 @@ def main(argv: list[str] | None = None) -> int:
         help="run etcdctl/etcdutl in the etcd container (default) or from the host's PATH",
     )
     args = ap.parse_args(argv)
-    path = (args.stack_file or stack_path(args.stack)).resolve()
-    try:
-        raw, secret = read_raw(path)
-        settings = load_settings(raw, secret)
-    except (StackError, ConfigError) as err:
-        print(f"homelab backup: {err}", file=sys.stderr)
+    stack = open_stack_or_say("backup", args)
+    if stack is None:
         return 2
-    control_planes = [t for t in targets(raw, settings) if t.is_control_plane]
+    settings = stack.settings
+    control_planes = stack.control_planes()
     if args.node:
         chosen = [t for t in control_planes if t.name == args.node]
         if not chosen:
@@ -63,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if settings.backup is None:
         print(f"homelab backup: no homelab:backup in the stack; using {backup.directory}", file=sys.stderr)
     try:
-        with keyring(args.stack, path.parent.parent) as keys:
+        with stack.keyring() as keys:
             res = subprocess.run(
                 [*keys.ssh_argv(target), SUDO_BASH],
                 input=snapshot_script(backup, target.name, tools=args.etcd_tools),

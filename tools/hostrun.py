@@ -45,7 +45,7 @@ from typing import Any
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pmocks
 
-from lab.mockrun import ROOT, RecordingMonitor, _strip, run
+from tools.mockrun import ROOT, RecordingMonitor, _strip, run
 
 COMMAND = "command:remote:Command"
 SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=15", "-o", "LogLevel=ERROR")
@@ -246,6 +246,9 @@ class HostRunner:
         with self.lock:
             self.seen.add(urn)
             old = self.state["commands"].get(urn)
+        if old:  # as the engine: an ignored input keeps the value it was created with
+            kept = old.get("ignored") or {}
+            inputs = {**inputs, **{k: kept[k] for k in ignore if k in kept}}
         outputs: dict[str, Any]
         if old and not self.always and old["digest"] == new_digest and old["triggers"] == triggers:
             outputs = old["outputs"]
@@ -272,6 +275,8 @@ class HostRunner:
             "outputs": outputs,
             "secret": secret,
             "deps": deps,
+            # Command lines only (never stdin, which may hold secrets), for the rule above.
+            "ignored": {k: inputs[k] for k in ignore if k in ("create", "update") and k in inputs},
         }
         with self.lock:
             self.state["commands"][urn] = record

@@ -14,29 +14,22 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from pathlib import Path
 
 from components.cluster.cert_expiry import renew_script
 from components.cluster.host_scripts import SUDO_BASH
-from components.validation import ConfigError
-from tools.stack_targets import StackError, keyring, load_settings, read_raw, stack_path, targets
+from tools.stack_targets import StackError, add_stack_arguments, open_stack_or_say
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="scripts/lab renew-certs", description=__doc__.split("\n\n")[0])
-    ap.add_argument("stack")
-    ap.add_argument("--stack-file", type=Path, help="default: config/Pulumi.<stack>.yaml")
+    add_stack_arguments(ap)
     args = ap.parse_args(argv)
-    path = (args.stack_file or stack_path(args.stack)).resolve()
-    try:
-        raw, secret = read_raw(path)
-        settings = load_settings(raw, secret)
-    except (StackError, ConfigError) as err:
-        print(f"homelab renew-certs: {err}", file=sys.stderr)
+    stack = open_stack_or_say("renew-certs", args)
+    if stack is None:
         return 2
-    script = renew_script(settings.cluster.api_port)
-    with keyring(args.stack, path.parent.parent) as keys:
-        for target in (t for t in targets(raw, settings) if t.is_control_plane):
+    script = renew_script(stack.settings.cluster.api_port)
+    with stack.keyring() as keys:
+        for target in stack.control_planes():
             print(f"== {target.name} ({target.address})", flush=True)
             try:
                 argv_ = [*keys.ssh_argv(target), SUDO_BASH]

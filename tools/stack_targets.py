@@ -9,20 +9,23 @@ removed afterwards, never printed.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from lab.mockrun import ROOT
+from components.validation import ConfigError
 from lab.settings import LabSettings, build_settings
+from tools.mockrun import ROOT
 
 SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR")
 
@@ -61,17 +64,18 @@ def read_raw(path: Path) -> tuple[dict[str, Any], set[str]]:
     for key, value in (doc.get("config") or {}).items():
         if not str(key).startswith("homelab:"):
             continue
-        if _has_secure(value):
+        if has_secure(value):
             secret.add(str(key))
         raw[str(key).split(":", 1)[1]] = _marker(value)
     return raw, secret
 
 
-def _has_secure(value: Any) -> bool:
+def has_secure(value: Any) -> bool:
+    """Whether a stack value is, or holds at any depth, an encrypted `{secure: ...}` value."""
     if isinstance(value, Mapping):
-        return set(value) == {"secure"} or any(_has_secure(v) for v in value.values())
+        return set(value) == {"secure"} or any(has_secure(v) for v in value.values())
     if isinstance(value, list):
-        return any(_has_secure(v) for v in value)
+        return any(has_secure(v) for v in value)
     return False
 
 
@@ -88,6 +92,48 @@ def _marker(value: Any) -> Any:
 def load_settings(raw: Mapping[str, Any], secret: set[str]) -> LabSettings:
     # preview=True: an unreadable key file is reported by the tool itself, per node.
     return build_settings(raw, secret, preview=True)
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A stack file read and validated for a tool: its `homelab:*` values, settings and nodes."""
+
+    name: str
+    path: Path
+    raw: dict[str, Any]
+    settings: LabSettings
+
+    def targets(self) -> list[Target]:
+        return targets(self.raw, self.settings)
+
+    def control_planes(self) -> list[Target]:
+        return [t for t in self.targets() if t.is_control_plane]
+
+    def keyring(self) -> AbstractContextManager[KeyRing]:
+        # The project root the stack file lives in (config/Pulumi.<stack>.yaml), for `pulumi config`.
+        return keyring(self.name, self.path.parent.parent)
+
+
+def add_stack_arguments(ap: argparse.ArgumentParser) -> None:
+    """The `<stack> [--stack-file FILE]` every tool beside pulumi takes."""
+    ap.add_argument("stack")
+    ap.add_argument("--stack-file", type=Path, help="default: config/Pulumi.<stack>.yaml")
+
+
+def open_stack(stack: str, stack_file: Path | None = None) -> Stack:
+    """The stack, validated as `pulumi up` would; StackError or ConfigError when it is unusable."""
+    path = (stack_file or stack_path(stack)).resolve()
+    raw, secret = read_raw(path)
+    return Stack(stack, path, raw, load_settings(raw, secret))
+
+
+def open_stack_or_say(tool: str, args: argparse.Namespace) -> Stack | None:
+    """`open_stack` for a tool's parsed `add_stack_arguments`; None after printing why it is unusable."""
+    try:
+        return open_stack(args.stack, args.stack_file)
+    except (StackError, ConfigError) as err:
+        print(f"homelab {tool}: {err}", file=sys.stderr)
+        return None
 
 
 def targets(raw: Mapping[str, Any], settings: LabSettings) -> list[Target]:

@@ -14,11 +14,15 @@ A snapshot holds every Secret of the cluster: files are 0600 in a 0700 directory
 
 from __future__ import annotations
 
+import posixpath
 import shlex
-from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator
 
 from components.cluster.host_scripts import HEADER, write_file
+from components.cluster.oncalendar import calendar_problem
+from components.model import Flag, Int, Model, between, problem
 
 SCRIPT_PATH = "/usr/local/sbin/homelab-etcd-snapshot"
 UNIT = "homelab-etcd-snapshot"
@@ -31,14 +35,51 @@ CRICTL = "crictl --runtime-endpoint unix:///run/containerd/containerd.sock"
 Tools = Literal["container", "host"]
 
 
-@dataclass(frozen=True)
-class EtcdBackup:
-    """`homelab:backup`: when, where and how many etcd snapshots each control plane keeps."""
+# Directories a snapshot must never land in: wiped by kubeadm reset, or by the OS.
+_FORBIDDEN = ("/", "/etc/kubernetes", "/var/lib/etcd", "/tmp", "/run", "/proc", "/sys", "/dev")
+DEFAULT_DIRECTORY = "/var/backups/homelab-etcd"
 
-    schedule: str = "daily"  # systemd OnCalendar
-    directory: str = "/var/backups/homelab-etcd"  # absolute; may be an NFS mount the user made
-    keep: int = 7
-    enabled: bool = True
+
+def _schedule(schedule: str) -> str:
+    if why := calendar_problem(schedule):
+        raise problem(
+            "schedule",
+            f"{schedule!r} is not a systemd OnCalendar expression ({why}); "
+            "examples: daily, '*-*-* 03:00', 'Mon..Fri 02:30', '*-*-* 00/6:00'",
+        )
+    return " ".join(schedule.split())
+
+
+def _directory(directory: str) -> str:
+    found: list[str] = []
+    if not directory.startswith("/"):
+        found.append(f"{directory!r} must be an absolute path on the control planes")
+    else:
+        normal = posixpath.normpath(directory)
+        if any(normal == f or (f != "/" and normal.startswith(f + "/")) for f in _FORBIDDEN):
+            found.append(
+                f"{directory!r} is wiped by kubeadm reset or the OS; use e.g. {DEFAULT_DIRECTORY} or an NFS mount"
+            )
+        directory = normal
+    if any(c in directory for c in "'\"\n$`\\"):
+        found.append("must not contain quotes, backslashes, '$', '`' or newlines")
+    if found:
+        raise problem("directory", "; ".join(found))
+    return directory
+
+
+class EtcdBackup(Model):
+    """etcd snapshots on every control plane: when, where and how many each keeps (systemd timers)."""
+
+    schedule: Annotated[str, AfterValidator(_schedule)] = "daily"
+    """When to take a snapshot: a systemd OnCalendar expression (default daily)."""
+    directory: Annotated[str, AfterValidator(_directory)] = DEFAULT_DIRECTORY
+    """Absolute directory on each control plane (may be an NFS mount you made); not one kubeadm reset or the
+    OS wipes."""
+    keep: Annotated[Int, between(1, 10000)] = 7
+    """Snapshots kept per node; older ones are pruned (default 7)."""
+    enabled: Flag = True
+    """false: the script and timers are removed from the control planes, snapshots already taken stay (default true)."""
 
 
 def snapshot_prefix(node_name: str) -> str:

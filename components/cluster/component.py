@@ -91,8 +91,16 @@ class KubeadmCluster(pulumi.ComponentResource):
         for node in spec.nodes:
             deps: list[pulumi.Resource] = [preflights[node.name], running_version]
             if node.prepare:
-                prepare = preflight_ok[node.name].apply(lambda _, s=spec: scripts.prepare_script(s))
-                deps.append(self._command(f"{name}-{node.name}-prepare", node, prepare, depends_on=[running_version]))
+                prepare = preflight_ok[node.name].apply(lambda _, s=spec: scripts.prepare_body(s))
+                deps.append(
+                    self._command(
+                        f"{name}-{node.name}-prepare",
+                        node,
+                        prepare,
+                        depends_on=[running_version],
+                        pinned_env=scripts.prepare_release_env(spec),
+                    )
+                )
             prepared[node.name] = deps
 
         init = self._command(
@@ -174,6 +182,17 @@ class KubeadmCluster(pulumi.ComponentResource):
         self.api_endpoint = pulumi.Output.from_input(f"https://{spec.endpoint_address}")
         self.ca_certificate = pulumi.Output.unsecret(self.kubeconfig.apply(_ca_or_empty))
         self.nodes = [{"name": n.name, "address": n.address, "role": n.role} for n in spec.nodes]
+        # The version every node runs once the rollout's last step is done; a failed or
+        # interrupted rollout leaves the stack's previous value (lab.running_version).
+        self.kubernetes_version: pulumi.Output[str] = pulumi.Output.from_input(self.upgrade_done.id).apply(
+            lambda _: spec.kubernetes_version
+        )
+        # Known once each node has joined, unknown in the preview of a new node: what readers
+        # of Node objects wait on (FlatNetwork's node_ready). Not the id: the command
+        # provider makes one up in a preview too; the output exists only once it has run.
+        self.joined: dict[str, pulumi.Output[str]] = {
+            n: pulumi.Output.unsecret(c.stdout).apply(lambda _, n=n: n) for n, c in {first.name: init, **joins}.items()
+        }
         self.register_outputs(
             {
                 "kubeconfig": self.kubeconfig,
@@ -181,6 +200,7 @@ class KubeadmCluster(pulumi.ComponentResource):
                 "caCertificate": self.ca_certificate,
                 "nodes": self.nodes,
                 "certificateExpiry": self.certificate_expiry,
+                "kubernetesVersion": self.kubernetes_version,
             }
         )
 
@@ -207,7 +227,10 @@ class KubeadmCluster(pulumi.ComponentResource):
         secret_stdout: bool = False,
         ignore_changes: list[str] | None = None,
         update_only: bool = False,
+        pinned_env: Mapping[str, str] | None = None,
     ) -> remote.Command:
+        """One remote command; `pinned_env` is set for the script when the command is created
+        and then ignored (its command line is), so changing it alone shows no diff."""
         args: dict[str, Any] = {
             "connection": _connection(node),
             # Replace when the command moves to another machine.
@@ -217,6 +240,9 @@ class KubeadmCluster(pulumi.ComponentResource):
             # Runs only when its text changes (an upgrade step): nothing at create, so a new
             # node or a new cluster opens no SSH session for it.
             args |= {"update": scripts.SUDO_BASH, "stdin": script}
+        elif script is not None and pinned_env is not None:
+            args |= {"create": scripts.sudo_bash_env(pinned_env), "stdin": script}
+            ignore_changes = [*(ignore_changes or []), "create"]
         elif script is not None:  # None: a command that only acts on delete, never connects before
             args |= {"create": scripts.SUDO_BASH, "stdin": script}
         if delete is not None:

@@ -52,13 +52,14 @@ def registry_files(spec: ClusterSpec) -> dict[str, str]:
     return files
 
 
-def config_edits(spec: ClusterSpec) -> list[str]:
+def config_edits(spec: ClusterSpec, *, image: str | None = None) -> list[str]:
     """sed -E expressions turning `containerd config default` into the lab's config.
 
     They match config version 2 (containerd 1.6/1.7: `sandbox_image`) and version 3
     (containerd 2.x: `pinned_images.sandbox`); the script checks that each one applied.
+    `image`: the sandbox image, or a placeholder the prepare script fills in.
     """
-    image = pause_image(spec)
+    image = image or pause_image(spec)
     return [
         r"s/SystemdCgroup = false/SystemdCgroup = true/",
         rf's#^([[:space:]]*)sandbox_image = .*#\1sandbox_image = "{image}"#',

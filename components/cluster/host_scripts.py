@@ -8,6 +8,7 @@ remote command is always `SUDO_BASH` with the script on stdin, so the script tex
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 
 from components.cluster.containerd import CERTS_DIR, HOSTS_MARKER, config_edits, pause_image, registry_files
 from components.cluster.kube_vip import ADMIN_CONF, MANIFEST_PATH, SUPER_ADMIN_CONF, render_kube_vip
@@ -16,6 +17,8 @@ from components.cluster.model import ClusterSpec, NodeSpec
 SUDO_BASH = 'if [ "$(id -u)" -eq 0 ]; then bash -s; else sudo -n bash -s; fi'
 STATE_DIR = "/etc/kubernetes/homelab"
 INIT_CONFIG = f"{STATE_DIR}/kubeadm-init.yaml"
+APISERVER_MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
+RUNNING_VERSION = "@RUNNING_VERSION@"  # filled in on the host: what its API server runs
 INIT_MARKER = f"{STATE_DIR}/initialised"
 INIT_LOG = f"{STATE_DIR}/kubeadm-init.log"
 JOIN_MARKER = f"{STATE_DIR}/joined"
@@ -25,6 +28,12 @@ HEADER = (
     'clear_dir() { for d in "$@"; do [ -d "$d" ] && find "$d" -mindepth 1 -delete; done; return 0; }\n'
 )
 _EOF = "HOMELAB_EOF"
+
+
+def sudo_bash_env(env: Mapping[str, str]) -> str:
+    """SUDO_BASH with `env` set for the script on stdin (values that are no secret)."""
+    assigns = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    return f'if [ "$(id -u)" -eq 0 ]; then env {assigns} bash -s; else sudo -n env {assigns} bash -s; fi'
 
 
 def sudo_bash_c(script: str) -> str:
@@ -99,9 +108,19 @@ done
     )
 
 
+PAUSE_IMAGE_VAR = "@PAUSE_IMAGE@"
+
+
+def _double_quoted(text: str) -> str:
+    """`text` in double quotes for bash, with PAUSE_IMAGE_VAR left to expand as $PAUSE_IMAGE."""
+    escaped = "".join("\\" + c if c in '\\"$`' else c for c in text)
+    return '"' + escaped.replace(PAUSE_IMAGE_VAR, "${PAUSE_IMAGE}") + '"'
+
+
 def containerd_section(spec: ClusterSpec) -> str:
     """The prepare script's containerd part: config (restart on change only) and registries."""
-    edits = "".join(f" \\\n  -e {shlex.quote(e)}" for e in config_edits(spec))
+    # The sandbox image comes from $PAUSE_IMAGE (prepare_release_env): it follows the release.
+    edits = "".join(f" \\\n  -e {_double_quoted(e)}" for e in config_edits(spec, image=PAUSE_IMAGE_VAR))
     return (
         r"""# containerd with the systemd cgroup driver (the kubelet uses systemd too), the sandbox
 # image kubeadm expects (from the configured image repository), and registry settings
@@ -133,20 +152,49 @@ else
   systemctl restart containerd
 fi
 systemctl enable --now containerd >/dev/null
-""".replace("@EDITS@", edits).replace("@IMAGE@", shlex.quote(f'"{pause_image(spec)}"'))
+""".replace("@EDITS@", edits).replace("@IMAGE@", '"\\"$PAUSE_IMAGE\\""')
         + _registry_lines(spec)
     )
 
 
+def prepare_release_env(spec: ClusterSpec) -> dict[str, str]:
+    """What the prepare script takes from the Kubernetes release: the version, its minor's
+    package repository and key, the sandbox image.
+
+    They travel on the command line, which the prepare command sets when it is created and
+    then ignores: a version bump moves members through the upgrade steps, so it must not
+    show (or run) a prepare on every host; a host added later is prepared at the new one.
+    """
+    minor = ".".join(spec.kubernetes_version.split(".")[:2])
+    pkgs = spec.packages
+    return {
+        "K8S_VERSION": spec.kubernetes_version,
+        "K8S_REPO": pkgs.repository(minor),
+        "K8S_KEY_URL": pkgs.key_url(minor) or "",
+        "K8S_PKG_VERSION": pkgs.package_version or "",
+        "PAUSE_IMAGE": pause_image(spec),
+    }
+
+
 def prepare_script(spec: ClusterSpec) -> str:
+    """The whole prepare script, release variables included (the render, tests)."""
+    env = "".join(f"{k}={shlex.quote(v) if v else chr(34) * 2}\n" for k, v in prepare_release_env(spec).items())
+    return HEADER + env + prepare_body(spec).removeprefix(HEADER)
+
+
+def prepare_body(spec: ClusterSpec) -> str:
     """Kernel modules, sysctls, swap off, containerd (systemd cgroups, sandbox image, registries),
-    kubelet/kubeadm/kubectl pinned from the configured apt repository."""
-    kubernetes_version = spec.kubernetes_version
-    minor = ".".join(kubernetes_version.split(".")[:2])
+    kubelet/kubeadm/kubectl pinned from the configured apt repository.
+
+    The release variables (prepare_release_env) come from the environment.
+    """
+    inline = bool(spec.packages.signing_key)
+    keyring = f"{KEYRING_DIR}/kubernetes-apt-keyring.{'asc' if inline else 'gpg'}"
     return (
         HEADER
-        + f'K8S_VERSION="{kubernetes_version}"\n'
-        + _package_source_vars(spec, minor)
+        + "".join(f': "${{{k}?set on the command line}}"\n' for k in prepare_release_env(spec))
+        + f"K8S_KEYRING={shlex.quote(keyring)}\n"
+        + ('KEY_TOOLS=""\n' if inline else "KEY_TOOLS='curl gpg'\n")
         + r"""export DEBIAN_FRONTEND=noninteractive
 
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -313,11 +361,23 @@ def cluster_config_script(spec: ClusterSpec, kubeadm_config: str, extra_files: d
     is added, so certSANs grow); later joins read the uploaded configuration.
     """
     sans = " ".join(shlex.quote(s) for s in spec.cert_sans())
+    # The version is what the control plane runs (kubeadm upgrade apply moves it and
+    # uploads it itself), so this script, and its diff, stay the same across a version bump.
+    pinned = f"kubernetesVersion: v{spec.kubernetes_version}"
+    if pinned not in kubeadm_config:
+        raise ValueError(f"the ClusterConfiguration does not name {spec.kubernetes_version} as expected")
+    config = kubeadm_config.replace(pinned, f"kubernetesVersion: {RUNNING_VERSION}")
     return (
         HEADER
-        + write_file(INIT_CONFIG, kubeadm_config)
+        + write_file(INIT_CONFIG, config)
         + _files(spec, extra_files)
-        + f"""export KUBECONFIG={ADMIN_CONF}
+        + f"""running="$(sed -n 's/^[ -]*image: .*kube-apiserver:\\(v[0-9][0-9.]*\\).*/\\1/p' {APISERVER_MANIFEST} | head -n 1)"
+if [ -z "$running" ]; then
+  echo "homelab: no API server on $(hostname) ({APISERVER_MANIFEST}); the cluster configuration needs one" >&2
+  exit 1
+fi
+sed -i "s/{RUNNING_VERSION}/$running/" {INIT_CONFIG}
+export KUBECONFIG={ADMIN_CONF}
 kubeadm init phase upload-config kubeadm --config {INIT_CONFIG}
 missing=""
 for san in {sans}; do

@@ -8,10 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from components.loadbalancer.model import metallb_address
 from components.validation import IPRange, Net, Problems
 
 # (pool name, its address ranges) in config order; None stands for an entry that did not
 # parse (already reported), so the other entries keep their config indexes.
+__all__ = [
+    "check_pool_conflicts",
+    "check_pools_in_lan",
+    "check_range_conflicts",
+    "check_range_in_lan",
+    "metallb_address",
+]
+
 Pools = Sequence[tuple[str, Sequence[IPRange | None]]]
 
 
@@ -63,12 +72,3 @@ def check_pools_in_lan(pools: Pools, lan: Net | None, problems: Problems, key: s
         for j, rng in enumerate(ranges):
             if rng is not None:
                 check_range_in_lan(rng, lan, problems, f"{key}[{i}].addresses[{j}]")
-
-
-def metallb_address(rng: IPRange, text: str) -> str:
-    """The form MetalLB takes: a CIDR as written, otherwise `first-last` (a single IP as /32)."""
-    if "/" in text:
-        return text.strip()
-    if rng.first == rng.last:
-        return f"{rng.first}/32"
-    return f"{rng.first}-{rng.last}"

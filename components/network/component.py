@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -62,9 +63,20 @@ class FlatNetwork(pulumi.ComponentResource):
     router_routes: pulumi.Output[dict[str, Any]]
     lan_attachment: pulumi.Output[str | None]
 
-    def __init__(self, name: str, args: FlatNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: FlatNetworkArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        node_ready: Mapping[str, pulumi.Input[Any]] | None = None,
+    ) -> None:
+        """`node_ready`: per node name, a value known once that node has joined (e.g. its
+        join command's id). A node's Node object is read only then, so the preview of a
+        node that is new to the stack reads nothing that does not exist yet."""
         super().__init__(TYPE, name, None, opts)
         self.args = args
+        self.node_ready = dict(node_ready or {})
         # E.g. the cluster: Cilium and the Node reads must wait for the nodes to have joined.
         base = inherited_depends_on(opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=base)
@@ -138,6 +150,9 @@ class FlatNetwork(pulumi.ComponentResource):
         # The Node objects say which slice kube-controller-manager really gave each node.
         reads: dict[str, pulumi.Output[str | None]] = {}
         for node in args.nodes:
-            read = k8s.core.v1.Node.get(f"{name}-node-{node.name}", node.name, opts=opts)
+            # An unknown id (a node not joined yet, in a preview) makes the engine skip the read.
+            ready = self.node_ready.get(node.name)
+            node_id = node.name if ready is None else pulumi.Output.from_input(ready).apply(lambda _, n=node.name: n)
+            read = k8s.core.v1.Node.get(f"{name}-node-{node.name}", node_id, opts=opts)
             reads[node.name] = read.spec.apply(lambda s: s.pod_cidr if s is not None else None)
         return pulumi.Output.all(**reads).apply(table)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 
 from components.dns.names import dns_name_problem, looks_like_ip
 from components.tls.model import USAGES, TlsSecretsArgs, TlsSecretSpec
@@ -72,6 +73,40 @@ def secret_problems(spec: TlsSecretSpec) -> list[str]:
             out.append(f"usages: {usage!r} is not one of {', '.join(USAGES)}")
     if "server" in spec.usages and not (spec.dns_names or spec.ip_addresses):
         out.append("a server certificate needs at least one dnsNames or ipAddresses entry")
+    return out
+
+
+def secret_clashes(
+    secrets: Sequence[tuple[str | None, Sequence[str]]], issuer: tuple[str, str] | None, *, where: str
+) -> list[tuple[int, str]]:
+    """(index, message) for each secret whose name an earlier one has, or that would write a
+    Secret already written (by an earlier one, or the issuer's: `issuer` = (namespace, name)).
+
+    `where` prefixes the places named in messages (`homelab:tls.` in a stack, "" in the plugin).
+    """
+    out: list[tuple[int, str]] = []
+    names: dict[str, str] = {}
+    places: dict[tuple[str, str], str] = {}
+    if issuer is not None:
+        places[issuer] = f"{where}certManager"
+    for i, (name, namespaces) in enumerate(secrets):
+        if name is None:
+            continue
+        if name in names:
+            out.append(
+                (
+                    i,
+                    f"{name!r} is already used by {names[name]}: one entry can write the same certificate "
+                    "to several namespaces (namespaces: [...]); a different certificate needs another name",
+                )
+            )
+            continue
+        names[name] = f"{where}secrets[{i}]"
+        clash = next(((ns, places[(ns, name)]) for ns in namespaces if (ns, name) in places), None)
+        if clash:
+            out.append((i, f"Secret {clash[0]}/{name} is already written by {clash[1]}"))
+            continue
+        places.update({(ns, name): f"{where}secrets[{i}]" for ns in namespaces})
     return out
 
 

@@ -27,6 +27,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 DEFAULT_SUBNET = "10.250.0.0/24"
 PRIVATE_DIRS: tuple[str, ...] = (
@@ -75,6 +78,16 @@ class E2EHost:
 
     def ssh(self, *command: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         return subprocess.run(self.ssh_argv(*command), capture_output=True, text=True, timeout=timeout, check=False)
+
+    def put_on_path(self, binaries: dict[str, Path]) -> None:
+        """`binaries` (name on the node: file here) in the node's /usr/local/bin, in its own
+        mount namespace only: the shared root file system is not touched."""
+        bindir = self.root / "bin"
+        bindir.mkdir()
+        for name, path in binaries.items():
+            shutil.copy(path, bindir / name)
+        mounted = self.ssh(f"mount --bind {bindir} /usr/local/bin")
+        assert mounted.returncode == 0, f"{self.name}: {mounted.stderr}"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -277,6 +290,22 @@ def start_hosts(
         _sh("ip", "link", "del", bridge, check=False)
         (RUNS_DIR / run_id).unlink(missing_ok=True)
         _remove_mount_points(run_id)
+
+
+@contextmanager
+def hosts_or_skip(tmp: Path, count: int, **options: Any) -> Iterator[list[E2EHost]]:
+    """`start_hosts` for a test fixture: in `tmp` (made private, removed afterwards with its
+    throwaway keys), after removing what dead runs left behind; a loud skip saying what is
+    missing when this machine cannot make hosts."""
+    tmp.chmod(0o700)
+    try:
+        cleanup_stale()
+        with start_hosts(count, tmp, **options) as hosts:
+            yield hosts
+    except HostsUnavailable as exc:
+        pytest.skip(f"E2E HOSTS UNAVAILABLE -- {exc}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _top_missing(path: Path) -> Path:

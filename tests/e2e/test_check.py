@@ -9,7 +9,6 @@ host-key pin. A cloned product_uuid cannot be made here (this machine has no
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ import yaml
 
 from components.cluster.preflight_rules import NodeProbe
 from tests.e2e.check_stack import write_check_stack
-from tests.e2e.hosts import E2EHost, HostsUnavailable, cleanup_stale, start_hosts
+from tests.e2e.hosts import E2EHost, hosts_or_skip
 from tools.check import main as check_main
 from tools.check import run_check
 
@@ -29,19 +28,12 @@ SUBNET = "10.250.111.0/24"  # a test bridge of our own, apart from the shared e2
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[E2EHost]]:
     tmp = tmp_path_factory.mktemp("check-hosts")
-    tmp.chmod(0o700)
-    try:
-        cleanup_stale()
-        with start_hosts(3, tmp, subnet=SUBNET, names=["cp01", "worker01", "worker02"]) as started:
-            # Distinct machine-ids, as distinct machines have (the namespaces share this box's).
-            for i, h in enumerate(started):
-                (h.root / "machine-id").write_text(f"{i + 1:032x}\n")
-                assert h.ssh(f"mount --bind {h.root / 'machine-id'} /etc/machine-id").returncode == 0
-            yield started
-    except HostsUnavailable as exc:
-        pytest.skip(f"E2E HOSTS UNAVAILABLE -- {exc}")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with hosts_or_skip(tmp, 3, subnet=SUBNET, names=["cp01", "worker01", "worker02"]) as started:
+        # Distinct machine-ids, as distinct machines have (the namespaces share this box's).
+        for i, h in enumerate(started):
+            (h.root / "machine-id").write_text(f"{i + 1:032x}\n")
+            assert h.ssh(f"mount --bind {h.root / 'machine-id'} /etc/machine-id").returncode == 0
+        yield started
 
 
 def _by_name(probes: list[NodeProbe]) -> dict[str, NodeProbe]:

@@ -36,12 +36,7 @@ import base64
 import contextlib
 import json
 import os
-import signal
-import statistics
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +47,19 @@ import yaml
 
 from components.dns import ROLLOUT_ANNOTATION
 from components.dns.corefile import config_hash
+from tests.e2e.engine_plugins import engine_env, requested_version
+from tests.e2e.pulumi_cli import (  # SECRET_SIG, base64_needles: test_engine_cluster.py imports them from here
+    SECRET_SIG,  # noqa: F401
+    Pulumi,
+    Ran,
+    StackSteps,
+    base64_needles,  # noqa: F401
+    is_secret,
+    key_lines,
+    new_workspace,
+    plaintext_leaks,
+    write_figures,
+)
 from tests.realbin.conftest import cilium_chart, control_plane, metallb_chart  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.e2e
@@ -59,9 +67,8 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 STACK_SRC = Path(__file__).resolve().parent / "services_stack"
 TIMINGS_FILE = ROOT / "build" / "e2e" / "engine_services_timings.json"
-BUILD_HINT = "build it with `python3 scripts/pulumi-toolchain` (then `. scripts/pulumi-env`)"
-PASSPHRASE = "homelab-e2e-test-only"
 STACK = "e2e"
+PLUGINS = ("kubernetes",)
 
 CM_PATH = "/api/v1/namespaces/kube-system/configmaps/coredns"
 DEPLOY_PATH = "/apis/apps/v1/namespaces/kube-system/deployments/coredns"
@@ -70,131 +77,11 @@ POOL_PATH = "/apis/metallb.io/v1beta1/namespaces/metallb-system/ipaddresspools/l
 L2_PATH = "/apis/metallb.io/v1beta1/namespaces/metallb-system/l2advertisements/homelab"
 # The namespaces a kubeadm cluster has before anything is installed.
 KUBEADM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-# Pulumi's marker of a secret value in state and exports.
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
 # Finalizers kube-controller-manager's garbage collector clears (the sweeper stands in for it).
 GC_FINALIZERS = ("foregroundDeletion", "orphan")
 
 
-# --- the toolchain --------------------------------------------------------------------------
-
-
-def requested_kubernetes_plugin() -> str:
-    """The provider version the installed pulumi_kubernetes asks the engine for."""
-    import pulumi_kubernetes
-
-    spec = json.loads((Path(pulumi_kubernetes.__file__).parent / "pulumi-plugin.json").read_text())
-    return str(spec["version"])
-
-
-def toolchain_env() -> dict[str, str]:
-    """scripts/pulumi-env's environment, or a loud skip naming what is missing."""
-    script = ROOT / "scripts" / "pulumi-toolchain"
-    proc = subprocess.run(
-        ["bash", "-c", f'eval "$({sys.executable} {script} --print-env)" && env -0'],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if proc.returncode != 0:
-        pytest.skip(f"SKIPPED LOUDLY: `scripts/pulumi-toolchain --print-env` failed: {proc.stderr[-400:]}")
-    env = dict(item.split("=", 1) for item in proc.stdout.split("\0") if "=" in item)
-    home = Path(env["PULUMI_HOME"])
-    version = requested_kubernetes_plugin()
-    needed = [
-        home / "bin" / "pulumi",
-        home / "bin" / "pulumi-language-python",
-        home / "bin" / "pulumi-language-python-exec",
-        home / "plugins" / f"resource-kubernetes-v{version}" / "pulumi-resource-kubernetes",
-    ]
-    missing = [str(p) for p in needed if not p.exists()]
-    if missing:
-        pytest.skip(f"SKIPPED LOUDLY: the Pulumi toolchain is missing {', '.join(missing)}; {BUILD_HINT}")
-    return env
-
-
-def private_pulumi_home(src: Path, dst: Path) -> Path:
-    """A PULUMI_HOME holding only the kubernetes provider (hard-linked, not copied: 160 MB)."""
-    version = requested_kubernetes_plugin()
-    name = f"resource-kubernetes-v{version}"
-    plugin_dir = dst / "plugins" / name
-    plugin_dir.mkdir(parents=True)
-    binary = src / "plugins" / name / "pulumi-resource-kubernetes"
-    try:
-        os.link(binary, plugin_dir / binary.name)
-    except OSError:  # another filesystem: the engine also follows a symlinked file
-        (plugin_dir / binary.name).symlink_to(binary)
-    (dst / "plugins" / f"{name}.lock").touch()
-    return dst
-
-
-# --- running pulumi ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Ran:
-    args: list[str]
-    returncode: int
-    stdout: str
-    stderr: str
-    seconds: float
-
-    def tail(self, n: int = 60) -> str:
-        return "\n".join((self.stdout + "\n" + self.stderr).strip().splitlines()[-n:])
-
-
-@dataclass
-class Pulumi:
-    """The CLI in one project directory with a private home, backend and passphrase."""
-
-    cwd: Path
-    env: dict[str, str]
-
-    def run(self, *args: str, timeout: float = 180.0, check: bool = True) -> Ran:
-        argv = ["pulumi", *args, "--non-interactive"]
-        start = time.monotonic()
-        # Its own session, so that a run cut short takes its plugins down with it.
-        proc = subprocess.Popen(
-            argv,
-            cwd=self.cwd,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            start_new_session=True,
-        )
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            out, _ = proc.communicate()
-            command = " ".join(argv)
-            raise AssertionError(f"`{command}` timed out after {timeout} s; its output:\n{out[-4000:]}") from None
-        ran = Ran(argv, proc.returncode, stdout, stderr, time.monotonic() - start)
-        if check and ran.returncode != 0:
-            raise AssertionError(f"`{' '.join(argv)}` failed ({ran.returncode}) in {self.cwd}:\n{ran.tail()}")
-        return ran
-
-
-def project_copy(dst: Path) -> Path:
-    """Pulumi.yaml in a temporary directory (stack config and state stay out of the repo);
-    `main` points back at the program, and the venv is this interpreter's."""
-    dst.mkdir(parents=True)
-    project = yaml.safe_load((STACK_SRC / "Pulumi.yaml").read_text())
-    project["main"] = os.path.relpath(STACK_SRC, dst)
-    project["runtime"]["options"]["virtualenv"] = str(Path(sys.prefix))
-    (dst / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
-    return dst
-
-
-def base64_needles(text: bytes) -> list[str]:
-    """What `text` looks like inside any base64 blob, at each of the three alignments."""
-    out = []
-    for pad in range(3):
-        enc = base64.b64encode(b"\0" * pad + text).decode()
-        out.append(enc[4 if pad else 0 : ((pad + len(text)) // 3) * 4])
-    return out
+# --- the kubeconfig ---------------------------------------------------------------------------
 
 
 def inline_kubeconfig(cp: Any, path: Path) -> str:
@@ -328,7 +215,7 @@ class Sweeper:
 
 
 @dataclass
-class Deployment:
+class Deployment(StackSteps):
     cp: Any
     pulumi: Pulumi
     floor: Pulumi
@@ -338,15 +225,6 @@ class Deployment:
     timings: dict[str, Any] = field(default_factory=dict)
     done: set[str] = field(default_factory=set)
     destroyed: bool = False
-
-    def require(self, *steps: str) -> None:
-        missing = [s for s in steps if s not in self.done]
-        if missing:
-            pytest.skip(f"an earlier step failed or was skipped: {', '.join(missing)}")
-
-    def export(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.pulumi.run("stack", "export", "--show-secrets=false").stdout)
-        return data
 
     def destroy(self) -> tuple[Ran, Sweeper]:
         objects = stack_objects(self.export())
@@ -380,7 +258,7 @@ class Deployment:
 def engine() -> dict[str, str]:
     """The Pulumi toolchain's environment. Session-scoped like `control_plane` and requested
     before it, so a missing toolchain skips before an API server is started for nothing."""
-    return toolchain_env()
+    return engine_env(PLUGINS)
 
 
 @pytest.fixture(scope="module")
@@ -395,27 +273,14 @@ def deployment(
 
     cp = control_plane
     tmp = tmp_path_factory.mktemp("engine-services")
-    tmp.chmod(0o700)
-    state = tmp / "state"
-    state.mkdir()
-    home = private_pulumi_home(Path(engine["PULUMI_HOME"]), tmp / "pulumi-home")
-    env = {
-        **engine,
-        "PULUMI_HOME": str(home),
-        "PULUMI_BACKEND_URL": f"file://{state}",
-        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PULUMI_SKIP_UPDATE_CHECK": "1",
-        "PULUMI_PYTHON_CMD": sys.executable,
-    }
+    ws = new_workspace(tmp, engine, PLUGINS, STACK_SRC, STACK)
+    pulumi = ws.pulumi
 
     # A kubeadm cluster as `kubeadm init` leaves it: its namespaces and CoreDNS objects.
     cp.ensure_namespaces(KUBEADM_NAMESPACES)
     reset_kubeadm_coredns(cp)
 
     key_b64 = inline_kubeconfig(cp, tmp / "kubeconfig")
-    pulumi = Pulumi(project_copy(tmp / "project"), env)
-    pulumi.run("stack", "init", STACK, "--secrets-provider", "passphrase")
     pulumi.run(
         "config", "set-all", "--path",
         "--plaintext", f"kubeconfigPath={tmp / 'kubeconfig'}",
@@ -425,15 +290,7 @@ def deployment(
         "--plaintext", "records.echo=172.17.0.2",
     )  # fmt: skip
 
-    floor_dir = tmp / "floor"
-    floor_dir.mkdir()
-    floor_project = {"name": "floor", "runtime": {"name": "python", "options": {"virtualenv": sys.prefix}}}
-    (floor_dir / "Pulumi.yaml").write_text(yaml.safe_dump(floor_project))
-    (floor_dir / "__main__.py").write_text("")
-    floor = Pulumi(floor_dir, env)
-    floor.run("stack", "init", "floor", "--secrets-provider", "passphrase")
-
-    dep = Deployment(cp, pulumi, floor, state, home, key_b64)
+    dep = Deployment(cp, pulumi, ws.floor, ws.state, ws.home, key_b64)
     try:
         yield dep
     finally:
@@ -530,24 +387,16 @@ def test_state_holds_no_plaintext_client_key(deployment: Deployment) -> None:
     key_b64 = deployment.client_key_b64
     pem = base64.b64decode(key_b64).decode()
     needles = {"client-key-data (base64)": key_b64, "client-key-data": "client-key-data"}
-    needles |= {f"key PEM line {i}": line for i, line in enumerate(pem.splitlines()) if len(line) >= 16}
-    # Nor any other private key (the Cilium chart's hubble certificates are Secrets too).
-    needles |= {"a PEM private key": "PRIVATE KEY"}
-    needles |= {f"a base64 PEM private key ({i})": n for i, n in enumerate(base64_needles(b"PRIVATE KEY"))}
+    needles |= key_lines("key PEM", pem)
+    # Nor any other private key (the Cilium chart's hubble certificates are Secrets too): plaintext_leaks looks.
 
     export = deployment.export()
-    texts = {"pulumi stack export --show-secrets=false": json.dumps(export)}
-    for f in sorted(deployment.state_dir.rglob("*")):  # state, backups, history
-        if f.is_file():
-            texts[str(f.relative_to(deployment.state_dir))] = f.read_text(errors="replace")
-    leaks = [
-        f"{what} in {where}" for where, text in texts.items() for what, needle in needles.items() if needle in text
-    ]
+    leaks = plaintext_leaks(export, deployment.state_dir, needles)
     assert not leaks, "the kubeconfig's client key is in plaintext:\n" + "\n".join(leaks)
 
     providers = [r for r in export["deployment"]["resources"] if r["type"] == "pulumi:providers:kubernetes"]
     assert len(providers) == 1
-    assert SECRET_SIG in providers[0]["inputs"]["kubeconfig"], "the provider's kubeconfig is not a secret"
+    assert is_secret(providers[0]["inputs"]["kubeconfig"]), "the provider's kubeconfig is not a secret"
     assert providers[0]["inputs"]["clusterIdentifier"] == "homelab-e2e"
 
 
@@ -588,15 +437,8 @@ def test_destroy_leaves_nothing_the_stack_created(deployment: Deployment) -> Non
 
 def test_timings_against_the_empty_program_floor(deployment: Deployment) -> None:
     deployment.require("up", "noop")
-    floor = [deployment.floor.run("preview", timeout=120).seconds for _ in range(2)]
     t = deployment.timings
-    t["floor_preview_s"] = [round(s, 2) for s in floor]
-    noop = statistics.median(t["noop_preview_s"])
-    t["noop_over_floor"] = round(noop / statistics.median(floor), 2)
-    t["engine"] = deployment.pulumi.run("version").stdout.strip()
-    t["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    TIMINGS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    TIMINGS_FILE.write_text(json.dumps(t, indent=2) + "\n")
+    write_figures(t, deployment.pulumi, deployment.floor, TIMINGS_FILE, floor_runs=2)
     print(
         f"\nengine timings (pulumi {t['engine']}): up {t['up_s']} s; no-op preview {t['noop_preview_s']} s; "
         f"empty-program preview (floor) {t['floor_preview_s']} s; no-op/floor {t['noop_over_floor']}x"
@@ -604,4 +446,4 @@ def test_timings_against_the_empty_program_floor(deployment: Deployment) -> None
     )
     # Nothing was downloaded: the private home still holds only the one provider we put there.
     plugins = sorted(p.name for p in (deployment.home / "plugins").iterdir() if p.is_dir())
-    assert plugins == [f"resource-kubernetes-v{requested_kubernetes_plugin()}"], plugins
+    assert plugins == [f"resource-kubernetes-v{requested_version('kubernetes')}"], plugins

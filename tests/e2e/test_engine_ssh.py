@@ -32,9 +32,7 @@ import ipaddress
 import json
 import os
 import signal
-import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -44,9 +42,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.engine_plugins import accepted_logins, engine_env, kill_plugins_under, private_pulumi_home
+from tests.e2e.engine_plugins import accepted_logins, engine_env, kill_plugins_under
 from tests.e2e.hosts import DEFAULT_SUBNET, E2EHost
-from tests.e2e.test_engine_services import SECRET_SIG, Pulumi, base64_needles
+from tests.e2e.pulumi_cli import Pulumi, StackSteps, is_secret, key_lines, new_workspace, plaintext_leaks, write_figures
 
 pytestmark = pytest.mark.e2e
 
@@ -57,7 +55,6 @@ STACK = "e2e-ssh"
 CLUSTER = "lab-e2e"
 LOG_DIR = "etc/kubernetes/homelab-e2e"  # under each host's private root
 RESETS = "etc/kubernetes/homelab-e2e-resets"
-PASSPHRASE = "homelab-e2e-test-only"
 PLUGINS = ("command",)
 
 
@@ -78,7 +75,7 @@ def node_entry(host: E2EHost, role: str, *, pin: str | None = "host") -> dict[st
 
 
 @dataclass
-class Lab:
+class Lab(StackSteps):
     hosts: list[E2EHost]
     pulumi: Pulumi
     floor: Pulumi
@@ -92,11 +89,6 @@ class Lab:
 
     def host(self, name: str) -> E2EHost:
         return next(h for h in self.hosts if h.name == name)
-
-    def require(self, *steps: str) -> None:
-        missing = [s for s in steps if s not in self.done]
-        if missing:
-            pytest.skip(f"an earlier step failed or was skipped: {', '.join(missing)}")
 
     def write_config(self, nodes: list[dict[str, Any]]) -> None:
         """The stack file: the LAN is the hosts' test subnet, root over SSH with a key file."""
@@ -119,10 +111,6 @@ class Lab:
         f = self.host(name).root / LOG_DIR / "runs"
         return f.read_text().splitlines() if f.exists() else []
 
-    def export(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.pulumi.run("stack", "export", "--show-secrets=false").stdout)
-        return data
-
     def preview_changes(self) -> dict[str, str]:
         """resource name -> op, for every step of a preview that is not `same`."""
         ran = self.pulumi.run("preview", "--json", timeout=300)
@@ -139,51 +127,20 @@ def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {k: after[k] - before[k] for k in after}
 
 
-def project_copy(dst: Path) -> Path:
-    dst.mkdir(parents=True)
-    project = yaml.safe_load((STACK_SRC / "Pulumi.yaml").read_text())
-    project["main"] = os.path.relpath(STACK_SRC, dst)
-    project["runtime"]["options"]["virtualenv"] = str(Path(sys.prefix))
-    (dst / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
-    return dst
-
-
 @pytest.fixture(scope="module")
 def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     engine = engine_env(PLUGINS)  # first: a missing plugin skips before any host starts
-    home_src = Path(engine["PULUMI_HOME"])
     e2e_hosts: list[E2EHost] = request.getfixturevalue("e2e_hosts")
     if len(e2e_hosts) < 3:
         pytest.skip("SKIPPED LOUDLY: needs 3 test hosts (HOMELAB_E2E_NODES=3)")
     tmp = tmp_path_factory.mktemp("engine-ssh")
-    tmp.chmod(0o700)
-    state = tmp / "state"
-    state.mkdir()
-    home = private_pulumi_home(home_src, tmp / "pulumi-home", PLUGINS)
-    env = {
-        **engine,
-        "PULUMI_HOME": str(home),
-        "PULUMI_BACKEND_URL": f"file://{state}",
-        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PULUMI_SKIP_UPDATE_CHECK": "1",
-        "PULUMI_PYTHON_CMD": sys.executable,
-    }
+    ws = new_workspace(tmp, engine, PLUGINS, STACK_SRC, STACK)
+    pulumi = ws.pulumi
     key = tmp / "id_ed25519"
     key.write_text(e2e_hosts[0].private_key_path.read_text())
     key.chmod(0o600)
-    pulumi = Pulumi(project_copy(tmp / "project"), env)
-    pulumi.run("stack", "init", STACK, "--secrets-provider", "passphrase")
 
-    floor_dir = tmp / "floor"
-    floor_dir.mkdir()
-    floor_project = {"name": "floor", "runtime": {"name": "python", "options": {"virtualenv": sys.prefix}}}
-    (floor_dir / "Pulumi.yaml").write_text(yaml.safe_dump(floor_project))
-    (floor_dir / "__main__.py").write_text("")
-    floor = Pulumi(floor_dir, env)
-    floor.run("stack", "init", "floor", "--secrets-provider", "passphrase")
-
-    lab = Lab(list(e2e_hosts), pulumi, floor, pulumi.cwd, state, key, home)
+    lab = Lab(list(e2e_hosts), pulumi, ws.floor, pulumi.cwd, ws.state, key, ws.home)
     lab.write_config([node_entry(e2e_hosts[0], "control-plane"), node_entry(e2e_hosts[1], "control-plane")])
     try:
         yield lab
@@ -414,20 +371,14 @@ def test_unreachable_machine_fails_its_own_resources(lab: Lab) -> None:
 def test_state_holds_no_plaintext_secrets(lab: Lab) -> None:
     lab.require("up")
     key = lab.hosts[0].private_key_path.read_text()
-    needles = {f"SSH key line {i}": line for i, line in enumerate(key.splitlines()) if len(line) >= 16}
-    needles |= {"a private key": "PRIVATE KEY"}
-    needles |= {f"a base64 private key ({i})": n for i, n in enumerate(base64_needles(b"PRIVATE KEY"))}
+    needles = key_lines("SSH key", key)
     tokens = (lab.hosts[0].root / LOG_DIR / "tokens").read_text().split()
     assert tokens
     needles |= {f"join token {i}": t for i, t in enumerate(tokens)}
-    texts = {"pulumi stack export": json.dumps(lab.export())}
-    for f in sorted(lab.state_dir.rglob("*")):
-        if f.is_file():
-            texts[str(f.relative_to(lab.state_dir))] = f.read_text(errors="replace")
-    leaks = [f"{what} in {where}" for where, text in texts.items() for what, n in needles.items() if n in text]
+    leaks = plaintext_leaks(lab.export(), lab.state_dir, needles)
     assert not leaks, "plaintext secrets in the state:\n" + "\n".join(leaks)
     commands = [r for r in lab.export()["deployment"]["resources"] if r["type"] == "command:remote:Command"]
-    assert commands and all(SECRET_SIG in json.dumps(r["inputs"]["connection"]) for r in commands)
+    assert commands and all(is_secret(r["inputs"]["connection"]) for r in commands)
 
 
 def test_destroy_leaves_the_hosts_clean(lab: Lab) -> None:
@@ -442,12 +393,6 @@ def test_destroy_leaves_the_hosts_clean(lab: Lab) -> None:
 
 def test_figures(lab: Lab) -> None:
     lab.require("up", "noop")
-    floor = [lab.floor.run("preview", timeout=120).seconds for _ in range(3)]
     f = lab.figures
-    f["floor_preview_s"] = [round(s, 2) for s in floor]
-    f["noop_over_floor"] = round(statistics.median(f["noop_preview_s"]) / statistics.median(floor), 2)
-    f["engine"] = lab.pulumi.run("version").stdout.strip()
-    f["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    FIGURES_FILE.parent.mkdir(parents=True, exist_ok=True)
-    FIGURES_FILE.write_text(json.dumps(f, indent=2) + "\n")
+    write_figures(f, lab.pulumi, lab.floor, FIGURES_FILE, floor_runs=3)
     print(f"\nengine over SSH (pulumi {f['engine']}): {json.dumps(f)}\n-> {FIGURES_FILE}")

@@ -8,7 +8,6 @@ node's private /etc/kubernetes, and the backup directory is private to the node 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 import yaml
 
 from tests.e2e.check_stack import write_check_stack
-from tests.e2e.hosts import PRIVATE_DIRS, E2EHost, HostsUnavailable, cleanup_stale, start_hosts
+from tests.e2e.hosts import PRIVATE_DIRS, E2EHost, hosts_or_skip
 from tests.realbin.binaries import ManagedProcess, require_tool, spawn, wait_for
 from tests.realbin.etcd_tls import make_pki
 from tools.etcd_backup import main as backup_main
@@ -29,17 +28,11 @@ BACKUPS = "/var/backups/homelab-e2e-etcd"
 def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[E2EHost, Path]]:
     tools = {k: require_tool(k) for k in ("etcd", "etcdctl", "etcdutl", "kubeadm")}
     tmp = tmp_path_factory.mktemp("backup-hosts")
-    tmp.chmod(0o700)
-    etcd: ManagedProcess | None = None
-    try:
-        cleanup_stale()
-        with start_hosts(1, tmp, subnet=SUBNET, names=["cp01"], private_dirs=(*PRIVATE_DIRS, BACKUPS)) as (cp01,):
+    with hosts_or_skip(tmp, 1, subnet=SUBNET, names=["cp01"], private_dirs=(*PRIVATE_DIRS, BACKUPS)) as (cp01,):
+        etcd: ManagedProcess | None = None
+        try:
             pki = make_pki(tools["kubeadm"], cp01.root / "etc/kubernetes/pki")
-            bindir = cp01.root / "bin"
-            bindir.mkdir()
-            for name in ("etcdctl", "etcdutl"):
-                shutil.copy(tools[name], bindir / name)
-            assert cp01.ssh(f"mount --bind {bindir} /usr/local/bin").returncode == 0
+            cp01.put_on_path({name: tools[name] for name in ("etcdctl", "etcdutl")})
             etcd = spawn(
                 "etcd-cp01",
                 ["ip", "netns", "exec", cp01.netns, tools["etcd"], "--name=cp01", f"--data-dir={cp01.root / 'etcd'}",
@@ -58,12 +51,9 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[E2
             wait_for("etcd in cp01", lambda: cp01.ssh(f"{health} endpoint health").returncode == 0, 60, procs=[etcd])
             assert cp01.ssh(f"{health} put /registry/namespaces/default something").returncode == 0
             yield cp01, tmp
-    except HostsUnavailable as exc:
-        pytest.skip(f"E2E HOSTS UNAVAILABLE -- {exc}")
-    finally:
-        if etcd is not None:
-            etcd.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        finally:  # before the host goes
+            if etcd is not None:
+                etcd.stop()
 
 
 def test_backup_now_prints_where_the_snapshot_went(

@@ -8,7 +8,6 @@ tool's order over the stack's control planes.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.check_stack import write_check_stack
-from tests.e2e.hosts import E2EHost, HostsUnavailable, cleanup_stale, start_hosts
+from tests.e2e.hosts import E2EHost, hosts_or_skip
 from tests.realbin.binaries import require_tool
 from tools.renew_certs import main as renew_main
 
@@ -26,22 +25,10 @@ SUBNET = "10.250.113.0/24"
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[E2EHost]]:
     kubeadm = require_tool("kubeadm")
-    tmp = tmp_path_factory.mktemp("renew-hosts")
-    tmp.chmod(0o700)
-    try:
-        cleanup_stale()
-        with start_hosts(2, tmp, subnet=SUBNET, names=["cp01", "worker01"]) as started:
-            for h in started:
-                # kubeadm on the node's PATH, in its own mount namespace only.
-                bindir = h.root / "bin"
-                bindir.mkdir()
-                shutil.copy(kubeadm, bindir / "kubeadm")
-                assert h.ssh(f"mount --bind {bindir} /usr/local/bin").returncode == 0
-            yield started
-    except HostsUnavailable as exc:
-        pytest.skip(f"E2E HOSTS UNAVAILABLE -- {exc}")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with hosts_or_skip(tmp_path_factory.mktemp("renew-hosts"), 2, subnet=SUBNET, names=["cp01", "worker01"]) as started:
+        for h in started:
+            h.put_on_path({"kubeadm": kubeadm})
+        yield started
 
 
 def _serial(path: Path) -> str:

@@ -3,22 +3,26 @@
 Pieces: the machines (tests/machines/local.py), the lab's air-gap mirror on their bridge
 (tools.artifacts: apt repository + registry with images built from the toolchain's
 binaries) and tools.hostrun, which runs the commands the program registers, in the
-engine's order, over SSH. Shared by tests/machines/test_cluster_real.py and
-benchmarks/local_cluster.py.
+engine's order, over SSH. Shared by the cluster tests in tests/machines and the
+cluster benchmarks (benchmarks/local_cluster.py, upgrade.py, etcd_snapshot_cluster.py).
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import os
 import shlex
+import shutil
 import socket
 import ssl
 import subprocess
 import tempfile
+import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +64,68 @@ def start_mirror(state: Path, address: str, *, with_previous: bool = False) -> M
     `with_previous`: the previous Kubernetes' packages and images too (upgrades)."""
     build(state, log=lambda *_: None, with_previous=with_previous)
     return serve(state, address, TEST_APT_PORT, TEST_REGISTRY_PORT, log=lambda *_: None)
+
+
+@contextmanager
+def served_mirror(work: Path, lab: LocalLab, *, with_previous: bool = False) -> Iterator[Mirror]:
+    """`start_mirror` in `work`/mirror on `lab`'s bridge, stopped when the block ends."""
+    mirror = start_mirror(work / "mirror", lab.gateway, with_previous=with_previous)
+    try:
+        yield mirror
+    finally:
+        mirror.stop()
+
+
+@dataclass(frozen=True)
+class MachinesAndMirror:
+    work: Path
+    lab: LocalLab
+    mirror: Mirror
+    machines_s: float  # `up` of the machines
+    mirror_s: float  # the mirror built (or taken from its cache) and served
+
+
+def bench_parser(doc: str) -> argparse.ArgumentParser:
+    """A machine benchmark's arguments: its docstring's first paragraph says what it does, and
+    `--keep` is for `machines_and_mirror`."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--keep", action="store_true", help="leave the machines running")
+    return ap
+
+
+@contextmanager
+def machines_and_mirror(
+    prefix: str, bridge: str, subnet: str, *, nodes: int = 3, with_previous: bool = False, keep: bool = False
+) -> Iterator[MachinesAndMirror]:
+    """For a benchmark: `nodes` machines made anew on their own `bridge` and `subnet`, and the
+    mirror served on it, in a new directory named `prefix`*. Afterwards the mirror stops and,
+    unless `keep`, the machines and the directory are removed."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    lab = LocalLab(state_dir=work / "machines", bridge=bridge, subnet=subnet)
+    lab.state_dir.mkdir(mode=0o700)
+    lab.down()  # whatever an interrupted run left on this bridge
+    mirror = None
+    try:
+        t0 = time.monotonic()
+        lab.up(nodes)
+        t1 = time.monotonic()
+        mirror = start_mirror(work / "mirror", lab.gateway, with_previous=with_previous)
+        yield MachinesAndMirror(work, lab, mirror, t1 - t0, time.monotonic() - t1)
+    finally:
+        if mirror is not None:
+            mirror.stop()
+        if not keep:
+            lab.down()
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def write_stack_file(work: Path, config: Mapping[str, Any]) -> Path:
+    """`config` as the stack file `work`/config/Pulumi.local.yaml, where the tools beside pulumi
+    (check, backup, renew-certs) read it."""
+    path = work / "config" / "Pulumi.local.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump({"config": dict(config)}, sort_keys=False))
+    return path
 
 
 def kubectl_binary() -> Path | None:

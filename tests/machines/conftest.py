@@ -15,11 +15,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.machines.cluster import kubectl_binary
 from tests.machines.local import DEFAULT_IMAGES, LocalLab, missing
+from tools.artifacts import toolchain
 from tools.machine_image import cached, content_key
 
 TEST_BRIDGE = os.environ.get("HOMELAB_TEST_BRIDGE", "hlbt0")
 TEST_SUBNET = os.environ.get("HOMELAB_TEST_SUBNET", "10.252.0.0/24")
+# What a cluster on the machines needs from the toolchain (scripts/toolchain).
+KUBERNETES_BINARIES = ("kubeadm", "kubelet", "kubectl", "kube-apiserver", "registry")
 
 
 def skip_unless_machines_can_run() -> None:
@@ -31,6 +35,20 @@ def skip_unless_machines_can_run() -> None:
             f"LOCAL MACHINES: no base image in {DEFAULT_IMAGES} -- build it first "
             "(debootstrap, about 3 minutes): scripts/lab machines image"
         )
+
+
+def require_cluster_tools(*extra: str, build: str = "scripts/toolchain") -> tuple[toolchain.Toolchain, Path]:
+    """The toolchain (KUBERNETES_BINARIES and `extra`) and its kubectl, or a loud skip naming
+    what is missing: a binary (built with `build`) or the mirror's own tools."""
+    try:
+        tc = toolchain.load([*KUBERNETES_BINARIES, *extra])
+    except toolchain.MissingBinary as exc:
+        pytest.skip(f"KUBERNETES BINARIES MISSING -- {exc} (build them: {build})")
+    if shutil.which("dpkg-deb") is None or shutil.which("gpg") is None:
+        pytest.skip("MIRROR TOOLS MISSING -- apt-get install dpkg-dev gnupg")
+    kubectl = kubectl_binary()
+    assert kubectl is not None
+    return tc, kubectl
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,15 @@ def missing() -> list[str]:
     return out
 
 
+def cannot_run_here() -> bool:
+    """For a script (the benchmarks): True, after saying on stderr why, when local machines
+    cannot run here."""
+    if why := missing():
+        print("cannot run: " + "; ".join(why), file=sys.stderr)
+        return True
+    return False
+
+
 @dataclass(frozen=True)
 class LocalMachine:
     name: str
@@ -58,17 +67,6 @@ class LocalMachine:
     @property
     def private_key_pem(self) -> str:
         return self.private_key_path.read_text()
-
-    def as_dict(self) -> dict[str, object]:
-        """The same keys as tests/e2e's E2EHost.as_dict, so either kind of host can be used."""
-        return {
-            "name": self.name,
-            "address": self.address,
-            "user": self.user,
-            "port": self.port,
-            "private_key_pem": self.private_key_pem,
-            "host_key_pub": self.host_key,
-        }
 
     def __repr__(self) -> str:  # no key material in assertion messages
         return f"LocalMachine(name={self.name!r}, address={self.address!r}, role={self.role!r})"

@@ -12,7 +12,6 @@ the worker from the stack drains, deletes and resets it.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,14 +24,13 @@ from tests.machines.cluster import (
     Kube,
     etcd_members,
     host_file_state,
-    kubectl_binary,
     lab_config,
     leftovers,
-    start_mirror,
+    served_mirror,
     tls_handshake,
 )
+from tests.machines.conftest import require_cluster_tools
 from tests.machines.local import LocalLab
-from tools.artifacts import toolchain
 from tools.hostrun import CommandFailed, Executed, run_stack
 
 pytestmark = pytest.mark.machines
@@ -55,18 +53,10 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(clean_machines: LocalLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    try:
-        toolchain.load(["kubeadm", "kubelet", "kubectl", "kube-apiserver", "registry"])
-    except toolchain.MissingBinary as exc:
-        pytest.skip(f"KUBERNETES BINARIES MISSING -- {exc} (build them: scripts/toolchain)")
-    kubectl = kubectl_binary()
-    assert kubectl is not None
-    if shutil.which("dpkg-deb") is None or shutil.which("gpg") is None:
-        pytest.skip("MIRROR TOOLS MISSING -- apt-get install dpkg-dev gnupg")
+    _, kubectl = require_cluster_tools()
     work = tmp_path_factory.mktemp("cluster")
     work.chmod(0o700)
-    mirror = start_mirror(work / "mirror", clean_machines.gateway)
-    try:
+    with served_mirror(work, clean_machines) as mirror:
         state = work / "hostrun.json"
         good = lab_config(clean_machines, mirror)
         repo = good["homelab:cluster"]["imageRepository"]
@@ -88,8 +78,6 @@ def cluster(clean_machines: LocalLab, tmp_path_factory: pytest.TempPathFactory) 
             Kube(result.outputs["kubeconfig"], kubectl),
             seconds,
         )
-    finally:
-        mirror.stop()
 
 
 def test_failed_init_is_reported_then_repaired(cluster: Cluster) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import shutil
 import socket
 import ssl
 import subprocess
@@ -31,12 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from components.cluster.cert_expiry import parse_check_expiration
-from tests.machines.cluster import Kube, etcd_members, kubectl_binary, lab_config, start_mirror
+from tests.machines.cluster import Kube, etcd_members, lab_config, served_mirror, write_stack_file
+from tests.machines.conftest import require_cluster_tools
 from tests.machines.local import LocalLab, LocalMachine
-from tools.artifacts import toolchain
 from tools.check import main as check_main
 from tools.etcd_backup import main as backup_main
 from tools.hostrun import run_stack
@@ -90,30 +88,18 @@ def snapshots(machine: LocalMachine) -> list[str]:
 
 @pytest.fixture(scope="module")
 def day_two(clean_machines: LocalLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DayTwo]:
-    try:
-        tc = toolchain.load(["kubeadm", "kubelet", "kubectl", "kube-apiserver", "registry", "etcd", "etcdctl",
-                             "etcdutl", "crictl"])  # fmt: skip
-    except toolchain.MissingBinary as exc:
-        pytest.skip(f"BINARIES MISSING -- {exc} (build them: scripts/toolchain --only cri-tools,etcd-tools)")
-    kubectl = kubectl_binary()
-    assert kubectl is not None
-    if shutil.which("dpkg-deb") is None or shutil.which("gpg") is None:
-        pytest.skip("MIRROR TOOLS MISSING -- apt-get install dpkg-dev gnupg")
+    tc, kubectl = require_cluster_tools(
+        "etcd", "etcdctl", "etcdutl", "crictl", build="scripts/toolchain --only cri-tools,etcd-tools"
+    )
     work = tmp_path_factory.mktemp("day-two")
     work.chmod(0o700)
-    mirror = start_mirror(work / "mirror", clean_machines.gateway)
-    try:
+    with served_mirror(work, clean_machines) as mirror:
         config = lab_config(clean_machines, mirror)
         config["homelab:backup"] = {"schedule": "hourly", "directory": BACKUP_DIR, "keep": KEEP}
         result = run_stack(config, [], work / "hostrun.json")
-        # The stack file the tools beside pulumi read (check, backup, renew-certs).
-        stack_file = work / "config" / "Pulumi.local.yaml"
-        stack_file.parent.mkdir()
-        stack_file.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+        stack_file = write_stack_file(work, config)
         yield DayTwo(clean_machines, config, stack_file, result.outputs, Kube(result.outputs["kubeconfig"], kubectl),
                      tc.binaries, work)  # fmt: skip
-    finally:
-        mirror.stop()
 
 
 # --- etcd snapshots ---------------------------------------------------------------------
@@ -417,9 +403,7 @@ def test_check_finds_a_missing_lan_interface(day_two: DayTwo, capsys: pytest.Cap
             "namespaces": ["home"],
         }
         config["homelab:network"] = {**config.get("homelab:network", {}), "lanAttachment": attachment}
-        stack = day_two.work / f"lan-{iface}" / "config" / "Pulumi.local.yaml"
-        stack.parent.mkdir(parents=True)
-        stack.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+        stack = write_stack_file(day_two.work / f"lan-{iface}", config)
         capsys.readouterr()
         code = check_main(["local", "--stack-file", str(stack)])
         reports[iface] = (code, capsys.readouterr().out)

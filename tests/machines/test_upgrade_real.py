@@ -10,7 +10,6 @@ NotReady: the rollout waits for each kubelet to report the new version instead o
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +19,10 @@ import pytest
 
 from components.cluster.upgrade import UPGRADE_LOG
 from components.versions import DEFAULT_KUBERNETES_VERSION
-from tests.machines.cluster import Kube, host_file_state, kubectl_binary, lab_config, start_mirror
+from tests.machines.cluster import Kube, host_file_state, lab_config, served_mirror
+from tests.machines.conftest import require_cluster_tools
 from tests.machines.local import LocalLab
 from tests.machines.upgrade import Upgrade, bring_up_and_upgrade, previous_missing, previous_version
-from tools.artifacts import toolchain
 from tools.hostrun import run_stack
 
 pytestmark = pytest.mark.machines
@@ -45,20 +44,12 @@ class Upgraded:
 
 @pytest.fixture(scope="module")
 def upgraded(clean_machines: LocalLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upgraded]:
-    try:
-        toolchain.load(["kubeadm", "kubelet", "kubectl", "kube-apiserver", "registry"])
-    except toolchain.MissingBinary as exc:
-        pytest.skip(f"KUBERNETES BINARIES MISSING -- {exc} (build them: scripts/toolchain)")
+    _, kubectl = require_cluster_tools()
     if why := previous_missing():
         pytest.skip(f"PREVIOUS KUBERNETES MISSING -- {why}")
-    if shutil.which("dpkg-deb") is None or shutil.which("gpg") is None:
-        pytest.skip("MIRROR TOOLS MISSING -- apt-get install dpkg-dev gnupg")
-    kubectl = kubectl_binary()
-    assert kubectl is not None
     work = tmp_path_factory.mktemp("upgrade")
     work.chmod(0o700)
-    mirror = start_mirror(work / "mirror", clean_machines.gateway, with_previous=True)
-    try:
+    with served_mirror(work, clean_machines, with_previous=True) as mirror:
         state = work / "hostrun.json"
         cp01 = clean_machines.by_name("cp01")
         before: dict[str, Any] = {}
@@ -84,8 +75,6 @@ def upgraded(clean_machines: LocalLab, tmp_path_factory: pytest.TempPathFactory)
             Kube(result.outputs["kubeconfig"], kubectl),
             before,
         )
-    finally:
-        mirror.stop()
 
 
 def test_the_cluster_started_at_the_previous_version(upgraded: Upgraded) -> None:

@@ -197,9 +197,13 @@ def test_a_service_without_an_address_fails_clearly() -> None:
 
 
 def test_bad_arguments_are_refused_before_any_resource() -> None:
-    args = DnsZonesArgs(zones=(Zone("cluster.local", {"*": "1.2.3.4"}),))
+    # A zone valid by itself, wrong next to the cluster domain: the component refuses it.
+    args = DnsZonesArgs(zones=(Zone("cluster.local", {"a": "1.2.3.4"}),))
     with pytest.raises(Exception, match="inside the cluster domain"):
         go(args)
+    # A rule of the zone alone: the model refuses it when the args are built.
+    with pytest.raises(ValueError, match="no wildcard records"):
+        Zone("cluster.local", {"*": "1.2.3.4"})
 
 
 def test_forward_zones_only() -> None:

@@ -1,5 +1,5 @@
 """A file zone's SOA serial across deployments, under mocks that keep the state between
-runs as the engine does (lab.mockrun.DynamicProviders runs the serial's own provider):
+runs as the engine does (tools.mockrun.DynamicProviders runs the serial's own provider):
 edit → strictly greater; no edit → the same; an undo → greater again."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from lab.mockrun import DynamicProviders
 from tests.support.harness import ProgramRun, run_main
 from tests.support.stacks import host_answers, raw_stack, stack_config
 from tests.unit.test_dns_corefile import parse_zone
+from tools.mockrun import DynamicProviders
 
 SERIAL_TYPE = "pulumi-python:dynamic/dns:ZoneSerial"
 

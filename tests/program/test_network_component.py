@@ -219,3 +219,36 @@ def test_unknown_node_cidrs_fall_back_to_the_prediction(dev: ProgramRun) -> None
     assert routes["predicted"] == ["cp01", "worker01"]
     assert [r["destination"] for r in routes["routes"]] == ["10.244.0.0/24", "10.244.1.0/24"]
     assert "PREDICTED" in routes["commands"]
+
+
+UNKNOWN_ID = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the SDK's wire form of an unknown value
+
+
+def test_a_node_not_joined_yet_is_not_read_in_a_preview() -> None:
+    """The real engine skips a read whose id is unknown (tried on it); a known one is read."""
+    import asyncio
+
+    def unknown() -> pulumi.Output[Any]:
+        loop = asyncio.get_event_loop()
+        value, known = loop.create_future(), loop.create_future()
+        value.set_result(None)
+        known.set_result(False)
+        return pulumi.Output(set(), value, known)
+
+    reads: dict[str, str] = {}
+
+    def record(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any] | None:
+        if args.typ == "kubernetes:core/v1:Node":
+            reads[args.name] = args.resource_id
+        return node_cidrs(args) if args.resource_id in REAL_CIDRS else None
+
+    def fn() -> None:
+        provider = k8s.Provider("k8s", kubeconfig="{}", cluster_identifier="lab")
+        joined = k8s.core.v1.ConfigMap("cp01-joined", data={}, opts=pulumi.ResourceOptions(provider=provider))
+        ready = {"cp01": joined.id, "worker01": unknown()}
+        net = FlatNetwork("net", DEV, opts=pulumi.ResourceOptions(provider=provider), node_ready=ready)
+        pulumi.export("routes", net.router_routes)
+
+    r = run(fn, hooks=[record], preview=True)
+    assert reads == {"net-node-cp01": "cp01", "net-node-worker01": UNKNOWN_ID}
+    assert r.outputs["routes"] is None  # unknown until the new node has joined

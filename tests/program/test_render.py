@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab.render import SERIAL_AT_DEPLOY, StandIns, placeholder_service_ip, render
-from lab.render_diff import compare, format_changes
 from tests.support.stacks import STACKS, raw_stack
+from tools.render import SERIAL_AT_DEPLOY, StandIns, placeholder_service_ip, render
+from tools.render_diff import compare, format_changes
 
 
 @pytest.mark.parametrize("stack", STACKS)

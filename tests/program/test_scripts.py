@@ -20,10 +20,10 @@ import pulumi
 import pytest
 
 from components.kube import refuse_invalid
-from tests.support.harness import ROOT, run_main
+from tests.support.harness import run_main
+from tests.support.project_copy import BAD_ADDRESS, copy_project
 from tests.support.stacks import stack_config
 
-BAD_ADDRESS = "homelab:nodes[1].address: 192.168.3.21 is outside the LAN 192.168.2.0/24"
 # No pulumi CLI of the machine's: scripts/lab must decide by itself (or use the stub below).
 BARE_PATH = "/usr/bin:/bin"
 
@@ -31,20 +31,7 @@ BARE_PATH = "/usr/bin:/bin"
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """The program, its stacks and the scripts, plus `bad` (one address outside the LAN)."""
-    copy = tmp_path / "project"
-    copy.mkdir()
-    for name in ("__main__.py", "Pulumi.yaml"):
-        shutil.copy(ROOT / name, copy / name)
-    for name in ("components", "lab", "config"):
-        shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__", "Pulumi.local.yaml"))
-    (copy / "scripts").mkdir()
-    for name in ("lab", "render", "setup"):
-        shutil.copy2(ROOT / "scripts" / name, copy / "scripts" / name)
-    (copy / ".venv").symlink_to(ROOT / ".venv")
-    dev = (copy / "config" / "Pulumi.dev.yaml").read_text()
-    assert "192.168.2.21" in dev
-    (copy / "config" / "Pulumi.bad.yaml").write_text(dev.replace("192.168.2.21", "192.168.3.21"))
-    return copy
+    return copy_project(tmp_path / "project", scripts=("lab", "render", "setup"), venv=True)
 
 
 def env(**extra: str) -> dict[str, str]:

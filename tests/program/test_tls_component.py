@@ -234,6 +234,11 @@ def test_no_issuer_unless_enabled() -> None:
 
 
 def test_bad_arguments_are_refused() -> None:
-    bad = TlsSecretSpec(name="web", namespaces=("default",), dns_names=("192.168.2.240",))
+    with pytest.raises(ValueError, match="list it under ipAddresses"):
+        TlsSecretSpec(name="web", namespaces=("default",), dns_names=("192.168.2.240",))
+    # Args built without validation: the component checks them itself, before any resource.
+    bad = TlsSecretSpec.model_construct(
+        name="web", namespaces=("default",), dns_names=("192.168.2.240",), ip_addresses=(), usages=("server",)
+    )
     with pytest.raises(Exception, match="list it under ipAddresses"):
-        go(TlsSecretsArgs(secrets=(bad,)))
+        go(TlsSecretsArgs.model_construct(ca=CaSpec(), secrets=(bad,), cert_manager=CertManagerIssuer()))

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
+import pytest
+
 from tests.support.harness import ProgramRun, Registered, run_main
 from tests.support.stacks import host_answers, stack_config
 
@@ -37,17 +40,22 @@ def _diff() -> tuple[dict[str, set[str]], ProgramRun]:
     return changed, after
 
 
-def test_a_version_bump_changes_only_the_upgrade_steps_and_the_version_texts() -> None:
+def test_a_version_bump_changes_only_the_upgrade_resources() -> None:
     changed, _ = _diff()
     upgrade_steps = {"lab-prod-cp01-upgrade-apply", "lab-prod-cp02-upgrade-node", "lab-prod-cp03-upgrade-node"}
     upgrade_steps |= {f"lab-prod-{n}-{step}" for n in NODES for step in ("drain", "kubelet", "uncordon")}
-    # What names the version for a good reason: the guard, the prepare script (a new host
-    # gets the new packages; a member skips them), the uploaded ClusterConfiguration.
-    version_texts = {"lab-prod-running-version", "lab-prod-cluster-config"} | {f"lab-prod-{n}-prepare" for n in NODES}
-    assert set(changed) == upgrade_steps | version_texts
+    # And the guard that refuses a step kubeadm cannot make, on the hosts.
+    assert set(changed) == upgrade_steps | {"lab-prod-running-version"}
     assert all(keys == {"stdin"} for keys in changed.values()), changed  # no trigger: nothing is replaced
-    # No re-init (its text is ignored), no re-join, no new kubeconfig, no provider change.
-    assert not any(n.endswith(("-init", "-join", "-join-token", "-kubeconfig")) for n in changed)
+    # Not the prepare scripts (the release rides on their ignored command line), not the
+    # uploaded configuration (it names what the API server runs), no re-init or re-join.
+
+
+def test_prepare_takes_the_release_when_created_and_ignores_it_after() -> None:
+    before, after = _run("1.33.13"), _run("1.34.5")
+    old, new = _cmds(before)["lab-prod-worker01-prepare"], _cmds(after)["lab-prod-worker01-prepare"]
+    assert "K8S_VERSION=1.33.13 " in old.inputs["create"] and "K8S_VERSION=1.34.5 " in new.inputs["create"]
+    assert "create" in new.options["ignore_changes"] and old.inputs["stdin"] == new.inputs["stdin"]
 
 
 def test_the_provider_and_kubernetes_resources_do_not_change() -> None:
@@ -87,3 +95,30 @@ def test_prepare_leaves_a_members_packages_to_the_upgrade_steps() -> None:
     prepare = cmds["lab-prod-cp02-prepare"].inputs["stdin"]
     member = prepare.index("/etc/kubernetes/homelab/joined")
     assert member < prepare.index('"kubelet=$PKG_VERSION"')
+
+
+def _run_after(running: str, requested: str) -> ProgramRun:
+    """`requested` in the stack file, `running` in the outputs of the stack's last `up`."""
+    config, secrets = stack_config("prod", dns=None)
+    config["homelab:cluster"] = {**config["homelab:cluster"], "kubernetesVersion": requested}
+    outputs = {"kubernetesVersion": running}
+    return run_main(config=config, secret_keys=secrets, stack="prod", hooks=[host_answers], stack_outputs=outputs)
+
+
+@pytest.mark.parametrize(
+    ("running", "requested", "why"),
+    [("1.32.9", "1.34.5", "skips a minor: the cluster runs 1.32.9"), ("1.34.5", "1.33.13", "older than 1.34.5")],
+)
+def test_a_step_kubeadm_cannot_make_is_refused_before_anything_is_registered(
+    running: str, requested: str, why: str
+) -> None:
+    with pytest.raises(pulumi.RunError) as exc:
+        _run_after(running, requested)
+    message = str(exc.value)
+    assert "homelab:cluster.kubernetesVersion" in message and why in message and requested in message
+    assert exc.value.registered == []  # type: ignore[attr-defined]
+
+
+def test_one_minor_up_is_allowed_and_the_new_version_is_exported() -> None:
+    run = _run_after("1.33.13", "1.34.5")
+    assert run.outputs["kubernetesVersion"] == "1.34.5"

@@ -1,4 +1,4 @@
-"""The program's own output (lab.render's offline tree of an example stack), made ready
+"""The program's own output (tools.render's offline tree of an example stack), made ready
 for the real binaries.
 
 The tree holds pulumi *inputs* recorded under mocks. Two things differ from what
@@ -32,9 +32,9 @@ from typing import Any
 
 import yaml
 
-from lab.mockrun import ROOT, ProgramRun, Registered
-from lab.render import SERIAL_AT_DEPLOY, placeholder_service_ip, render
 from tests.support.keys import ec_private_key_pem
+from tools.mockrun import ROOT, ProgramRun, Registered
+from tools.render import SERIAL_AT_DEPLOY, placeholder_service_ip, render
 
 STACKS = ("dev", "prod")
 

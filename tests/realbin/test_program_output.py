@@ -1,6 +1,6 @@
 """The program's own output, checked by the real binaries.
 
-Each example stack (config/Pulumi.<stack>.yaml) is rendered once (lab.render: the real
+Each example stack (config/Pulumi.<stack>.yaml) is rendered once (tools.render: the real
 __main__.py under mocks), and what it would hand to the cluster and the hosts goes to the
 real thing (tests/realbin/program.py says what is adjusted on the way, and why):
 

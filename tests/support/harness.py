@@ -1,5 +1,5 @@
-"""Tests use the same mock runner as scripts/render (lab.mockrun)."""
+"""Tests use the same mock runner as scripts/render (tools.mockrun)."""
 
-from lab.mockrun import ROOT, LabMocks, ProgramRun, RecordingMonitor, Registered, run, run_main
+from tools.mockrun import ROOT, LabMocks, ProgramRun, RecordingMonitor, Registered, run, run_main
 
 __all__ = ["ROOT", "LabMocks", "ProgramRun", "RecordingMonitor", "Registered", "run", "run_main"]

@@ -9,11 +9,13 @@ only the registry directories this script wrote are removed.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import tomllib
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +43,11 @@ def _usable() -> str | None:
 
 
 pytestmark = pytest.mark.skipif(_usable() is not None, reason=f"containerd sandbox: {_usable()}")
+
+
+def section(spec: Any) -> str:
+    """The containerd part with the release variable prepare_release_env gives it."""
+    return f"PAUSE_IMAGE={shlex.quote(hs.prepare_release_env(spec)['PAUSE_IMAGE'])}\n" + hs.containerd_section(spec)
 
 
 def run(tmp: Path, script: str) -> subprocess.CompletedProcess[str]:
@@ -78,7 +85,7 @@ def restarts(tmp: Path) -> int:
 
 def test_config_edits_land_and_restart_only_on_change(tmp_path: Path) -> None:
     spec = single_spec(image_repository="10.251.0.1:5000/k8s", registries=(RegistryHost("10.251.0.1:5000", True),))
-    first = run(tmp_path, hs.containerd_section(spec))
+    first = run(tmp_path, section(spec))
     assert first.returncode == 0, first.stderr
     config = tomllib.loads((tmp_path / "etc-containerd/config.toml").read_text())
     cri = config["plugins"]["io.containerd.grpc.v1.cri"]
@@ -89,24 +96,24 @@ def test_config_edits_land_and_restart_only_on_change(tmp_path: Path) -> None:
     assert hosts["server"] == "http://10.251.0.1:5000"
     assert restarts(tmp_path) == 1
 
-    again = run(tmp_path, hs.containerd_section(spec))
+    again = run(tmp_path, section(spec))
     assert again.returncode == 0, again.stderr
     assert restarts(tmp_path) == 1  # nothing changed: no restart
     assert not (tmp_path / "etc-containerd/config.toml.homelab").exists()
 
-    moved = run(tmp_path, hs.containerd_section(replace(spec, image_repository="10.251.0.1:5001/k8s")))
+    moved = run(tmp_path, section(replace(spec, image_repository="10.251.0.1:5001/k8s")))
     assert moved.returncode == 0, moved.stderr
     assert restarts(tmp_path) == 2
 
 
 def test_removed_registry_goes_foreign_dirs_stay(tmp_path: Path) -> None:
     two = single_spec(registries=(RegistryHost("a.lan:5000", True), RegistryHost("b.lan", True)))
-    assert run(tmp_path, hs.containerd_section(two)).returncode == 0
+    assert run(tmp_path, section(two)).returncode == 0
     foreign = tmp_path / "etc-containerd/certs.d/docker.io"
     foreign.mkdir()
     (foreign / "hosts.toml").write_text('server = "https://mirror.example"\n')
     one = replace(two, registries=(RegistryHost("b.lan", True),))
-    result = run(tmp_path, hs.containerd_section(one))
+    result = run(tmp_path, section(one))
     assert result.returncode == 0, result.stderr
     left = sorted(p.name for p in (tmp_path / "etc-containerd/certs.d").iterdir())
     assert left == ["b.lan", "docker.io"]
@@ -117,7 +124,7 @@ def test_unknown_config_format_stops_with_a_message(tmp_path: Path) -> None:
     saved = dict(STUBS)
     try:
         STUBS["containerd"] = "#!/bin/sh\necho 'version = 9'\n"
-        result = run(tmp_path, hs.containerd_section(single_spec()))
+        result = run(tmp_path, section(single_spec()))
     finally:
         STUBS.update(saved)
     assert result.returncode == 1

@@ -105,8 +105,9 @@ def test_trailing_dot_is_dropped_and_then_duplicates_show() -> None:
         ({"allow": []}, "allow", "lists no names"),
         ({"allow": None, "selector": {"app": "x"}}, "allow", "lists no names"),
         ({"allow": "a.com"}, "allow", "must be a list"),
-        ({"ports": [0]}, "ports[0]", "1 to 65535"),
-        ({"ports": [70000]}, "ports[0]", "1 to 65535"),
+        ({"ports": [0]}, "ports[0]", "between 1 and 65535, got 0"),
+        ({"ports": [70000]}, "ports[0]", "between 1 and 65535, got 70000"),
+        ({"ports": [{"port": 0}]}, "ports[0].port", "between 1 and 65535, got 0"),
         ({"ports": ["https"]}, "ports[0]", "port number"),
         ({"ports": [{"port": 53, "protocol": "ICMP"}]}, "ports[0].protocol", "TCP, UDP, ANY"),
         ({"ports": [{"protocol": "UDP"}]}, "ports[0].port", "is required"),
@@ -194,3 +195,33 @@ def test_no_selector_means_the_whole_namespace_with_a_warning() -> None:
     args, problems = parse([{"name": "all-of-apps", "namespace": "apps", "allow": ["a.com"]}])
     assert args is not None and args.policies[0].selector == {}
     assert [w.key for w in problems.warnings] == ["homelab:egress[0].selector"]
+
+
+def test_every_problem_in_one_entry_at_once() -> None:
+    """Rules across a policy's fields still run when one of its values is refused."""
+    errs = errors([{"name": "a", "allow": ["*", "a.com", "a.com", "bad name"], "ports": [443, "x", 443], "dns": "no"}])
+    assert errs == {
+        "homelab:egress[0].namespace": "is required (or set clusterwide: true)",
+        "homelab:egress[0].allow[0]": "a bare '*' allows every name the pod resolves; set allowAll: true if that "
+        "is really meant",
+        "homelab:egress[0].allow[2]": "'a.com' is listed twice",
+        "homelab:egress[0].allow[3]": errs["homelab:egress[0].allow[3]"],
+        "homelab:egress[0].ports[1]": "must be a port number from 1 to 65535, got 'x'",
+        "homelab:egress[0].ports[2]": "443/TCP is listed twice",
+        "homelab:egress[0].dns": "must be one of all, allowed, got 'no'",
+    }
+    assert "Cilium allows only" in errs["homelab:egress[0].allow[3]"]
+
+
+def test_protocols_in_any_case_and_the_plugin_form() -> None:
+    args, problems = parse([{**GOOD, "ports": [{"port": 53, "protocol": "udp"}, {"port": 443.0}]}])
+    assert not problems.errors and args is not None
+    assert args.policies[0].ports == (Port(53, "UDP"), Port(443, "TCP"))
+
+
+def test_the_cilium_release_is_checked_by_the_args_too() -> None:
+    """Python callers and the plugin: the version is a field of the args, not the stack's network."""
+    policy = EgressPolicy(name="p", namespace="apps", allow=("**.a.com",))
+    assert EgressPoliciesArgs(policies=(policy,), cilium_version="1.19.0").policies == (policy,)
+    with pytest.raises(ValueError, match="1.19"):
+        EgressPoliciesArgs(policies=(policy,), cilium_version="1.18.4")

@@ -130,12 +130,20 @@ def test_empty_selector_selects_the_whole_namespace() -> None:
 
 
 def test_args_problems() -> None:
-    bad = EgressPoliciesArgs(
+    # The models refuse all of these; the component checks args built without validation too.
+    bad = EgressPoliciesArgs.model_construct(
         policies=(
-            EgressPolicy(name="p", namespace="apps", allow=("**.a.com", "*")),
-            EgressPolicy(name="p", namespace="apps", allow=("a.com",), ports=(Port(0), Port(53, "SCTP"))),
-            EgressPolicy(name="q", allow=("a.com",), clusterwide=True),
-            EgressPolicy(name="r", namespace="apps", allow=(), selector={"k8s:io.kubernetes.pod.namespace": "x"}),
+            EgressPolicy.model_construct(name="p", namespace="apps", allow=("**.a.com", "*")),
+            EgressPolicy.model_construct(
+                name="p",
+                namespace="apps",
+                allow=("a.com",),
+                ports=(Port.model_construct(port=0), Port.model_construct(port=53, protocol="SCTP")),
+            ),
+            EgressPolicy.model_construct(name="q", allow=("a.com",), clusterwide=True),
+            EgressPolicy.model_construct(
+                name="r", namespace="apps", allow=(), selector={"k8s:io.kubernetes.pod.namespace": "x"}
+            ),
         )
     )
     problems = "\n".join(args_problems(bad))

@@ -95,13 +95,13 @@ def test_every_problem_at_once_with_its_key() -> None:
     raw["backup"] = {"schedule": "every night", "directory": "backups", "keep": 0, "enabled": "yes", "when": 1}
     with pytest.raises(ConfigError) as err:
         build_settings(raw, SECRET)
-    keys = [p.key for p in err.value.problems]
+    keys = sorted(p.key for p in err.value.problems)  # the model's order: fields, then unknown keys
     assert keys == [
-        "homelab:backup.when",
-        "homelab:backup.schedule",
         "homelab:backup.directory",
-        "homelab:backup.keep",
         "homelab:backup.enabled",
+        "homelab:backup.keep",
+        "homelab:backup.schedule",
+        "homelab:backup.when",
     ]
     message = str(err.value)
     assert "'every night' is not a systemd OnCalendar expression" in message

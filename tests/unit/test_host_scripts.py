@@ -55,7 +55,7 @@ def test_bash_parses(name: str) -> None:
 
 def test_prepare_pins_and_holds_packages() -> None:
     s = SCRIPTS["prepare"]
-    assert 'K8S_VERSION="1.34.5"' in s
+    assert "K8S_VERSION=1.34.5\n" in s
     # The default source is pkgs.k8s.io for the minor, with its Release.key, as always.
     assert "K8S_REPO=https://pkgs.k8s.io/core:/stable:/v1.34/deb/\n" in s
     assert "K8S_KEY_URL=https://pkgs.k8s.io/core:/stable:/v1.34/deb/Release.key\n" in s

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -70,7 +69,7 @@ def test_dev_stack_l2() -> None:
 
 
 def test_prod_stack_with_cilium_bgp_stays_l2() -> None:
-    network = replace(NETWORK, bgp=CILIUM_BGP, lan_attachment=LAN_ATTACHMENT)
+    network = NETWORK.model_copy(update={"bgp": CILIUM_BGP, "lan_attachment": LAN_ATTACHMENT})
     args, problems = parse({"pools": [POOL], "mode": "l2", "interfaces": ["eno1"]}, network)
     assert not problems.errors
     assert args.interfaces == ("eno1",)
@@ -165,7 +164,7 @@ def test_bad_value_is_reported_under_its_key(raw: dict[str, Any], key: str, frag
 
 
 def test_pool_over_the_lan_attachment_range() -> None:
-    network = replace(NETWORK, lan_attachment=LAN_ATTACHMENT)
+    network = NETWORK.model_copy(update={"lan_attachment": LAN_ATTACHMENT})
     args, problems = parse({"pools": [{"name": "lan", "addresses": ["192.168.2.230-192.168.2.240"]}]}, network)
     assert args is None
     assert (
@@ -175,7 +174,7 @@ def test_pool_over_the_lan_attachment_range() -> None:
 
 
 def test_metallb_bgp_next_to_cilium_bgp_is_refused_naming_both_keys() -> None:
-    network = replace(NETWORK, bgp=CILIUM_BGP)
+    network = NETWORK.model_copy(update={"bgp": CILIUM_BGP})
     args, problems = parse({"pools": [POOL], "mode": "bgp", "bgp": {"myAsn": 64512, "peerAsn": 64501}}, network)
     assert args is None
     message = errors(problems)[f"{KEY}.mode"]
@@ -204,3 +203,13 @@ def test_address_forms_are_normalised() -> None:
 def test_local_chart_path() -> None:
     args, _ = parse({"pools": [POOL], "chart": {"path": "/charts/metallb"}, "skipAwait": True})
     assert args.chart.path == "/charts/metallb" and args.skip_await
+
+
+def test_bgp_mode_without_a_session_is_reported_with_other_problems() -> None:
+    _, problems = parse({"pools": [{"name": "LAN", "addresses": ["192.168.2.240"]}], "mode": "bgp"})
+    assert errors(problems) == {
+        f"{KEY}.pools[0].name": "'LAN' is not a valid pool name (lowercase letters, digits, '-')",
+        f"{KEY}.bgp": "is required when mode is bgp",
+    }
+    _, problems = parse({"pools": [POOL], "mode": "bgp"})
+    assert [str(p) for p in problems.errors] == [f"{KEY}.bgp: is required when mode is bgp"]  # once

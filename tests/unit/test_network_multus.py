@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import pytest
 
-from components.network.model import LanAttachment
+from components.network.model import LanAttachment, LanIpamMode
 from components.network.multus import (
     RANGE_ANNOTATION,
     daemon_config,
@@ -85,7 +84,7 @@ def test_static_ipam_lets_each_pod_name_its_address() -> None:
 
 
 def test_host_local_ipam_uses_the_range_and_the_router() -> None:
-    config = macvlan_cni_config(replace(LAN, ipam="host-local"))
+    config = macvlan_cni_config(LAN.model_copy(update={"ipam": LanIpamMode.HostLocal}))
     (rng,) = config["ipam"]["ranges"][0]
     assert rng == {
         "subnet": "192.168.2.0/24",

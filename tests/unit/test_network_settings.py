@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from components.network.model import CiliumChart
+from components.model import parse as model_parse
+from components.network.model import CiliumChart, FlatNetworkSection
 from components.validation import IPRange, Problems
 from components.versions import CILIUM_VERSION
 from lab.context import LabContext
@@ -124,7 +125,7 @@ def test_missing_cluster_facts_give_none_without_new_errors() -> None:
         ),
         (
             {"bgp": {"enabled": True, "localAsn": 64512, "peerAsn": 64501, "nodeSelector": {"rack": 1}}},
-            "homelab:network.bgp.nodeSelector.rack",
+            "homelab:network.bgp.nodeSelector[rack]",
             "not a valid label value",
         ),
         (
@@ -183,7 +184,7 @@ def test_missing_cluster_facts_give_none_without_new_errors() -> None:
         (
             {"lanAttachment": {"enabled": True, "interface": "eno1", "range": "192.168.2.224", "ipam": "dhcp"}},
             "homelab:network.lanAttachment.ipam",
-            "static or host-local",
+            "static, host-local",
         ),
         ({"dnsProxy": {"minTtl": -1}}, "homelab:network.dnsProxy.minTtl", "between 0 and"),
         ({"dnsProxy": {"maxIpsPerHostname": 0}}, "homelab:network.dnsProxy.maxIpsPerHostname", "between 1 and"),
@@ -251,3 +252,47 @@ def test_local_chart_path() -> None:
 def test_control_planes_come_first_in_join_order() -> None:
     args, _ = parse({}, prod_ctx(), ("cp01", "cp02", "cp03"))
     assert [n.name for n in args.nodes][:3] == ["cp01", "cp02", "cp03"]
+
+
+def test_a_disabled_subsection_ignores_its_values_but_not_unknown_keys() -> None:
+    args, problems = parse({"bgp": {"enabled": False, "localAsn": "x", "holdTime": 9}})
+    assert args is None
+    assert list(errors(problems)) == ["homelab:network.bgp.holdTime"]  # localAsn: 'x' is not checked
+    assert errors(problems)["homelab:network.bgp.holdTime"].startswith("unknown setting (allowed: advertise")
+    assert any("holdTime, localAsn ignored" in w.message for w in problems.warnings)
+
+
+def test_model_and_lab_rules_report_together() -> None:
+    _, problems = parse(
+        {
+            "bgp": {"enabled": True, "localAsn": 0},
+            "lanAttachment": {
+                "enabled": True,
+                "interface": "a-very-long-interface-name",
+                "range": "192.168.2.5-192.168.2.15",
+                "namespaces": ["a", "Home", "a"],
+            },
+        }
+    )
+    found = errors(problems)
+    assert "between 1 and" in found["homelab:network.bgp.localAsn"]
+    assert found["homelab:network.bgp.peerAsn"] == "is required when BGP is enabled"
+    assert "not a network interface name" in found["homelab:network.lanAttachment.interface"]
+    assert "not a namespace name" in found["homelab:network.lanAttachment.namespaces[1]"]
+    assert found["homelab:network.lanAttachment.namespaces[2]"] == "a is listed twice"
+    assert "node cp01's address" in found["homelab:network.lanAttachment.range"]  # the lab's rule, at the same time
+
+
+def test_an_empty_subsection_is_the_defaults() -> None:
+    args, problems = parse({"bgp": None, "lanAttachment": None, "dnsProxy": None, "chart": None})
+    assert not problems.errors
+    assert args.bgp is None and args.lan_attachment is None and args.dns_proxy.min_ttl == 3600
+
+
+def test_the_section_validates_without_a_lab() -> None:
+    # Python callers and the editor schema have no LAN: the router is then required.
+    problems = Problems()
+    assert (
+        model_parse(FlatNetworkSection, {"bgp": {"enabled": True, "localAsn": 1, "peerAsn": 2}}, "n", problems) is None
+    )
+    assert [str(p) for p in problems.errors] == ["n.bgp.peerAddress: is required when BGP is enabled"]

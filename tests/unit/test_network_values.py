@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import pytest
 
@@ -28,7 +27,7 @@ def args(**kw: object) -> FlatNetworkArgs:
         nodes=NODES,
         service_cidr="10.96.0.0/12",
     )
-    return replace(base, **kw)  # type: ignore[arg-type]
+    return base.model_copy(update=kw)
 
 
 BGP = BgpPeering(local_asn=64512, peer_asn=64501, peer_address="192.168.2.1")

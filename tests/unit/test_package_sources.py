@@ -177,7 +177,8 @@ def test_mirror_prepare_writes_key_source_and_registries() -> None:
     assert 'K8S_KEY_URL=""\n' in s and 'KEY_TOOLS=""\n' in s
     assert "K8S_KEYRING=/etc/apt/keyrings/kubernetes-apt-keyring.asc\n" in s
     assert f"cat > /etc/apt/keyrings/kubernetes-apt-keyring.asc.tmp <<'HOMELAB_EOF'\n{KEY}HOMELAB_EOF\n" in s
-    assert """'"10.251.0.1:5000/k8s/pause:3.10.1"'""" in s  # checked in the written config
+    assert "PAUSE_IMAGE=10.251.0.1:5000/k8s/pause:3.10.1\n" in s
+    assert '"\\"$PAUSE_IMAGE\\""' in s  # checked in the written config
     assert "cat > /etc/containerd/certs.d/10.251.0.1:5000/hosts.toml.tmp" in s
     assert "cat > /etc/containerd/certs.d/registry.home.lan/ca.crt.tmp" in s
     assert "homelab_registries=' 10.251.0.1:5000 registry.home.lan '" in s

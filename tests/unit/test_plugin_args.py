@@ -25,7 +25,8 @@ from plugin.cluster import cluster_spec
 from plugin.dns import dns_zones_args
 from plugin.egress import egress_policies_args
 from plugin.inputs import PluginInputError, find_outputs
-from plugin.network import flat_network_args, load_balancer_args
+from plugin.loadbalancer import load_balancer_args
+from plugin.network import flat_network_args
 from plugin.tls import tls_secrets_args
 from tests.support.keys import ssh_private_key
 
@@ -167,8 +168,8 @@ def test_cluster_reports_every_problem_at_once(host: ComponentProvider) -> None:
         "serviceCidr",
         "apiServer.jwt[0].issuer",
         "apiServer.jwt[0].audiences",
-        "apiServer.extraArgs.oidc-issuer-url",
-        "nodePrivateKeys.ghost",
+        "apiServer.extraArgs[oidc-issuer-url]",
+        "nodePrivateKeys[ghost]",
         "at least one node must have role control-plane",
         "no SSH private key",
     ):
@@ -237,6 +238,40 @@ def test_flat_network(host: ComponentProvider) -> None:
     )  # fmt: skip
     assert net.dns_proxy == DnsProxyTunables(min_ttl=600, reject_response_code="nameError")
     assert net.chart == CiliumChart(path="./charts/cilium")
+
+
+def test_flat_network_problems(host: ComponentProvider) -> None:
+    args = mapped(
+        host,
+        "FlatNetwork",
+        {
+            "podCidr": "10.244.0.1/16",
+            "lanCidr": "192.168.2.0/24",
+            "apiHost": "",
+            "nodes": [{"name": "cp01", "address": "cp01.lan"}],
+            "bgp": {"localAsn": 0.0, "peerAsn": 64513.5, "peerAddress": "192.168.2.1"},
+            "lanAttachment": {"interface": "eth0", "range": "x", "lanCidr": "192.168.2.0/24", "gateway": "gw"},
+            "dnsProxy": {"maxIpsPerHostname": 0.0},
+            "chart": {"path": "./charts/cilium", "version": "1.0.0"},
+            "nodeCidrMask": 31.0,
+        },
+    )
+    with pytest.raises(PluginInputError) as exc:
+        flat_network_args(args)
+    text = "\n".join(problems_of(exc))
+    for key in (
+        "podCidr: '10.244.0.1/16' is not an IPv4 network",
+        "apiHost: the API server address is required",
+        "nodes[0].address: 'cp01.lan' is not an IPv4 address",
+        "bgp.localAsn: must be between 1 and",
+        "bgp.peerAsn: must be an integer",
+        "lanAttachment.range: 'x' is not an address range",
+        "lanAttachment.gateway",
+        "dnsProxy.maxIpsPerHostname: must be between 1 and",
+        "chart.path: a local chart path takes no repo or version",
+        "nodeCidrMask: must be between 8 and 30, got 31",
+    ):
+        assert key in text, (key, text)
 
 
 def test_load_balancer(host: ComponentProvider) -> None:
@@ -314,9 +349,10 @@ def test_dns_record_takes_an_output_ip() -> None:
 def test_dns_record_needs_one_address() -> None:
     with pytest.raises(PluginInputError) as exc:
         dns_zones_args({"zones": [{"name": "k8s.intra", "records": {"a": {}, "b": {"service": "nons"}}}]})
+    # Keys as in the stack file: a mapping key in brackets (a record name may hold dots).
     assert problems_of(exc) == [
-        "zones[0].records.a: give exactly one of ip or service",
-        "zones[0].records.b.service: 'nons' must be namespace/name",
+        "zones[0].records[a]: give exactly one of ip or service",
+        "zones[0].records[b].service: 'nons' must be written namespace/name",
     ]
 
 
@@ -347,7 +383,7 @@ def test_egress_policies(host: ComponentProvider) -> None:
         dns="allowed",
     )
     assert isinstance(policy.ports[0].port, int) and policy.ports[1].protocol == "UDP"
-    assert type(policy.ports[1].protocol) is str  # the enum member's value, not the member
+    assert policy.ports[1].protocol == "UDP" and policy.dns == "allowed"
 
 
 def test_tls_secrets(host: ComponentProvider) -> None:
@@ -373,3 +409,67 @@ def test_tls_secrets(host: ComponentProvider) -> None:
         TlsSecretSpec(name="web", namespaces=("default",), dns_names=("web.k8s.intra",), usages=("server", "client")),
     )
     assert tls.cert_manager.enabled is True
+
+
+def test_egress_policies_report_every_problem_with_its_path() -> None:
+    policy = {"name": "p", "namespace": "apps", "allow": ["a.com"]}
+    with pytest.raises(PluginInputError) as exc:
+        egress_policies_args(
+            {
+                "policies": [
+                    {
+                        **policy,
+                        "allow": ["**.a.com", "*"],
+                        "ports": [{"port": 0.0}, {"port": 53.0, "protocol": "SCTP"}],
+                    },
+                    {"name": "q", "allow": ["a.com"], "dns": "none"},
+                    {**policy, "selector": {"app": "bad value"}},
+                ],
+                "cilium_version": "1.18.4",
+            }
+        )
+    # The rules across a policy's fields and across policies too, though values were refused.
+    assert problems_of(exc) == [
+        "policies[0].allow[0]: '**.a.com': Cilium 1.18.4 has no multi-level wildcard ('**.' arrived in 1.19; "
+        "before that '**' matches within one label like '*'); list each depth instead, e.g. '*.example.com' "
+        "and '*.*.example.com'",
+        "policies[0].ports[0].port: must be between 1 and 65535, got 0",
+        "policies[0].ports[1].protocol: must be one of TCP, UDP, ANY, got 'SCTP'",
+        "policies[1].dns: must be one of all, allowed, got 'none'",
+        "policies[2].selector[app]: label value 'bad value' must be at most 63 letters, digits, '-', '_' or '.', "
+        "starting and ending with a letter or digit",
+        "policies[0].allow[1]: a bare '*' allows every name the pod resolves; set allowAll: true if that is really "
+        "meant",
+        "policies[1].namespace: is required (or set clusterwide: true)",
+        "policies[2].name: 'p' is already defined at policies[0]",
+    ]
+    with pytest.raises(PluginInputError) as exc:
+        egress_policies_args({"policies": [policy, policy]})
+    assert problems_of(exc) == ["policies[1].name: 'p' is already defined at policies[0]"]
+
+
+def test_tls_secrets_report_every_problem_with_its_path() -> None:
+    web = {"name": "web", "namespaces": ["default"], "dns_names": ["web.k8s.intra"]}
+    with pytest.raises(PluginInputError) as exc:
+        tls_secrets_args(
+            {
+                "ca": {"validity_hours": 10.0, "early_renewal_hours": 20.0},
+                "secrets": [{**web, "usages": ["server", "peer"], "ip_addresses": ["web"]}, {"name": "x"}],
+                "cert_manager": {"namespace": "Cert-Manager"},
+            }
+        )
+    assert problems_of(exc) == [
+        "ca.earlyRenewalHours: early renewal (20 h) must be at least 0 and shorter than the validity (10 h)",
+        "secrets[0].ipAddresses[0]: 'web' is not an IP address (DNS names go under dnsNames)",
+        "secrets[0].usages[1]: 'peer' is not a usage: use server, client (both for mTLS)",
+        "secrets[1].namespaces: is required",
+        "certManager.namespace: 'Cert-Manager' is not a valid namespace name (DNS-1123 label)",
+        # Rules across fields, though values were refused.
+        "secrets[1].dnsNames: a server certificate needs at least one dnsNames or ipAddresses entry",
+    ]
+    with pytest.raises(PluginInputError) as exc:
+        tls_secrets_args({"secrets": [web, web]})
+    assert problems_of(exc) == [
+        "secrets[1].name: 'web' is already used by secrets[0]: one entry can write the same certificate to several "
+        "namespaces (namespaces: [...]); a different certificate needs another name"
+    ]

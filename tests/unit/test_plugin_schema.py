@@ -57,13 +57,14 @@ def test_component_tokens_match_the_classes() -> None:
     import plugin.cluster
     import plugin.dns
     import plugin.egress
+    import plugin.loadbalancer
     import plugin.network
     import plugin.tls
 
     assert {
         plugin.cluster.TOKEN,
         plugin.network.FLAT_NETWORK_TOKEN,
-        plugin.network.LOAD_BALANCER_TOKEN,
+        plugin.loadbalancer.TOKEN,
         plugin.dns.TOKEN,
         plugin.egress.TOKEN,
         plugin.tls.TOKEN,

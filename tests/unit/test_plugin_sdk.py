@@ -35,7 +35,8 @@ from plugin import COMPONENTS, PACKAGE
 from plugin.cluster import cluster_spec
 from plugin.dns import dns_zones_args
 from plugin.egress import egress_policies_args
-from plugin.network import flat_network_args, load_balancer_args
+from plugin.loadbalancer import load_balancer_args
+from plugin.network import flat_network_args
 from plugin.tls import tls_secrets_args
 from tests.support.harness import ROOT
 
@@ -124,7 +125,7 @@ SDK_PROGRAM = textwrap.dedent(
     import json, runpy, sys
     import pulumi
     import pulumi_homelab as hl
-    from lab.mockrun import run
+    from tools.mockrun import run
 
     def program():
         hl.KubeadmCluster(

@@ -71,7 +71,7 @@ def test_endpoint_defaults_to_first_control_plane() -> None:
         ("nodes.1.address", "192.168.2.300", "homelab:nodes[1].address: '192.168.2.300' is not an IPv4 address"),
         ("nodes.1.address", "192.168.2.11", "homelab:nodes[1].address: 192.168.2.11 is already node cp01's address"),
         ("nodes.1.address", "192.168.2.1", "homelab:nodes[1].address: 192.168.2.1 is the router's address"),
-        ("nodes.1.role", "master", "homelab:nodes[1].role: 'master' must be one of control-plane, worker"),
+        ("nodes.1.role", "master", "homelab:nodes[1].role: must be one of control-plane, worker, got 'master'"),
         ("nodes.0.role", "worker", "homelab:nodes: at least one node must have role: control-plane"),
         ("cluster.podCidr", "10.96.0.0/16", "homelab:cluster.serviceCidr: 10.96.0.0/12 overlaps the pod CIDR"),
         ("cluster.podCidr", "192.168.0.0/16", "homelab:cluster.podCidr: 192.168.0.0/16 overlaps the LAN"),
@@ -188,9 +188,9 @@ def test_structured_api_config_conflicts_with_extra_args() -> None:
         "authorization": {"authorizers": [{"type": "Node"}, {"type": "RBAC"}]},
     }
     found = problems(raw)
-    assert any(p.startswith("homelab:cluster.apiServer.extraArgs.oidc-issuer-url: cannot be combined") for p in found)
+    assert any(p.startswith("homelab:cluster.apiServer.extraArgs[oidc-issuer-url]: cannot be combined") for p in found)
     assert any(
-        p.startswith("homelab:cluster.apiServer.extraArgs.authorization-mode: cannot be combined") for p in found
+        p.startswith("homelab:cluster.apiServer.extraArgs[authorization-mode]: cannot be combined") for p in found
     )
 
 
@@ -198,8 +198,14 @@ def test_structured_api_config_conflicts_with_extra_args() -> None:
     ("api", "expected"),
     [
         ({"authentication": {"jwt": [{"issuer": "http://id", "audiences": ["a"]}]}}, "must be an https:// URL"),
-        ({"authentication": {"jwt": [{"issuer": "https://id"}]}}, "at least one audience is required"),
-        ({"authorization": {"authorizers": [{"type": "ABAC"}]}}, "'ABAC' must be Node, RBAC or Webhook"),
+        (
+            {"authentication": {"jwt": [{"issuer": "https://id"}]}},
+            "audiences: is required: needs at least one audience",
+        ),
+        (
+            {"authorization": {"authorizers": [{"type": "ABAC"}]}},
+            "authorizers[0].type: must be one of Node, RBAC, Webhook, got 'ABAC'",
+        ),
         (
             {"authorization": {"authorizers": [{"type": "Webhook", "name": "w", "kubeConfigFile": "/root/w"}]}},
             "kubeConfigFile: must be under /etc/kubernetes/homelab/",
@@ -247,3 +253,65 @@ def test_project_defaults_of_optional_sections_are_absent_sections() -> None:
     defaults = {**raw, "loadBalancer": {}, "dns": {}, "egress": [], "tls": {}}
     s = build_settings(defaults, {"homelab:ssh"})
     assert (s.load_balancer, s.dns, s.egress, s.tls) == (None, None, None, None)
+
+
+def test_model_and_lab_problems_all_at_once() -> None:
+    # Value problems (the models) and rules across keys (lab/cluster.py) in one pass, even
+    # when the values they compare sit next to a wrong one.
+    raw = base()
+    raw["lan"] = {"cidr": "192.168.2.0/24", "gateway": "192.168.3.1", "dhcpRange": "x", "vlan": 1}
+    raw["cluster"].update(
+        {
+            "apiPort": 0,
+            "podCidr": "192.168.2.0/25",
+            "apiServer": {
+                "extraArgs": {"oidc-issuer-url": "https://x", "v": True},
+                "authentication": {"jwt": [{"issuer": "http://id"}]},
+                "authorization": {"authorizers": [{"type": "Webhook"}]},
+            },
+            "registries": [{"host": "a.lan", "caCert": "x"}, {"host": "a.lan", "insecure": True}],
+        }
+    )
+    raw["ssh"]["port"] = "x"
+    raw["nodes"][1]["ssh"] = {"user": "w", "port": 99999, "hostKey": "zz"}
+    found = problems(raw)
+    for expected in (
+        "homelab:lan.dhcpRange: 'x' is not an address range",
+        "homelab:lan.vlan: unknown setting",
+        "homelab:lan.gateway: 192.168.3.1 is outside the LAN",
+        "homelab:cluster.apiPort: must be between 1 and 65535, got 0",
+        "homelab:cluster.podCidr: 192.168.2.0/25 overlaps the LAN",
+        "homelab:cluster.apiServer.extraArgs[v]: must be a string, got bool",
+        "homelab:cluster.apiServer.extraArgs[oidc-issuer-url]: cannot be combined",
+        "homelab:cluster.apiServer.authentication.jwt[0].issuer: 'http://id' must be an https:// URL",
+        "homelab:cluster.apiServer.authentication.jwt[0].audiences: is required",
+        "homelab:cluster.apiServer.authorization.authorizers[0].name: is required for a Webhook authorizer",
+        "homelab:cluster.apiServer.authorization.authorizers[0].kubeConfigFile: is required for a Webhook",
+        "homelab:cluster.registries[0].caCert: must be a PEM certificate",
+        "homelab:cluster.registries[1].host: 'a.lan' is already homelab:cluster.registries[0]",
+        "homelab:ssh.port: must be an integer, got 'x'",
+        "homelab:nodes[1].ssh.port: must be between 1 and 65535, got 99999",
+        "homelab:nodes[1].ssh.hostKey: must be one public key",
+    ):
+        assert any(p.startswith(expected) for p in found), (expected, found)
+
+
+def test_ssh_private_key_stays_out_of_reprs() -> None:
+    from components.cluster.model import SshSettingsSection
+
+    assert "SECRET" not in repr(SshSettingsSection(user="lab", private_key="SECRET"))
+    s = build_settings(base(), SECRET)
+    assert "KEY" not in repr(s.cluster.nodes[0].ssh.private_key)  # a secret Output
+
+
+def test_sections_validate_into_their_models() -> None:
+    from components.cluster.model import ClusterSection, LanSection
+
+    lan = LanSection.model_validate(base()["lan"])
+    assert (lan.cidr, lan.gateway, lan.dhcp_range) == ("192.168.2.0/24", "192.168.2.1", "192.168.2.100-192.168.2.199")
+    cluster = ClusterSection.model_validate({"kubernetesVersion": "v1.34.5", "extraSans": ["api.lab"]})
+    assert (cluster.kubernetes_version, cluster.pod_cidr, cluster.extra_sans) == (
+        "1.34.5",
+        "10.244.0.0/16",
+        ("api.lab",),
+    )

@@ -116,7 +116,7 @@ def test_a_name_in_ip_addresses_is_refused_with_a_hint() -> None:
         ({"validityHours": 0}, "validityHours", "between 1"),
         ({"validityHours": 100, "earlyRenewalHours": 100}, "earlyRenewalHours", "shorter than the validity"),
         ({"commonName": "x" * 65}, "commonName", "1 to 64"),
-        ({"rotation": -1}, "rotation", "between 0"),
+        ({"rotation": -1}, "rotation", "must be at least 0, got -1"),
         ({"sans": []}, "sans", "unknown setting"),
     ],
 )
@@ -188,3 +188,41 @@ def test_every_problem_at_once() -> None:
         "homelab:tls.secrets[1].ipAddresses[0]",
         "homelab:tls.secrets[2]",
     }
+
+
+def test_every_problem_in_one_secret_at_once() -> None:
+    """Rules across a secret's fields still run when one of its values is refused."""
+    errs = errors(
+        {
+            "secrets": [
+                {
+                    "name": "Web",
+                    "namespace": "apps",
+                    "namespaces": ["apps", "Bad", "apps"],
+                    "dnsNames": ["a.intra", "a.intra"],
+                    "validityHours": 100,
+                    "earlyRenewalHours": 100,
+                },
+                {"name": "peer", "usages": ["server", "client"], "rotation": -1},
+            ]
+        }
+    )
+    assert errs == {
+        "homelab:tls.secrets[0].name": errs["homelab:tls.secrets[0].name"],
+        "homelab:tls.secrets[0].namespace": "give either namespace or namespaces, not both",
+        "homelab:tls.secrets[0].namespaces[1]": "'Bad' is not a valid namespace name (DNS-1123 label)",
+        "homelab:tls.secrets[0].namespaces[2]": "namespace 'apps' is listed twice",
+        "homelab:tls.secrets[0].dnsNames[1]": "'a.intra' is listed twice",
+        "homelab:tls.secrets[0].earlyRenewalHours": "early renewal (100 h) must be at least 0 and shorter than the "
+        "validity (100 h)",
+        "homelab:tls.secrets[1].namespaces": "list at least one namespace to write the Secret to",
+        "homelab:tls.secrets[1].dnsNames": "a server certificate needs at least one dnsNames or ipAddresses entry",
+        "homelab:tls.secrets[1].rotation": "must be at least 0, got -1",
+    }
+    assert "not a valid Secret name" in errs["homelab:tls.secrets[0].name"]
+
+
+def test_usages_given_twice_count_once() -> None:
+    args, problems = parse({"secrets": [{**WEB, "usages": ["server", "client", "server"]}]})
+    assert not problems.errors and args is not None
+    assert args.secrets[0].usages == ("server", "client")

@@ -169,8 +169,10 @@ class LabMocks(pmocks.Mocks):
     """Echo inputs as outputs; dynamic resources run their own provider (DynamicProviders);
     `hooks` add what a real provider would compute, and have the last word."""
 
-    def __init__(self, hooks: list[OutputHook] | None = None) -> None:
+    def __init__(self, hooks: list[OutputHook] | None = None, stack_outputs: Mapping[str, Any] | None = None) -> None:
         self.hooks: list[OutputHook] = [DynamicProviders(), *(hooks or [])]
+        # What the engine's readStackOutputs answers: the stack's outputs from its last `up`.
+        self.stack_outputs = dict(stack_outputs or {})
 
     def new_resource(self, args: pmocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(args.inputs)
@@ -181,6 +183,8 @@ class LabMocks(pmocks.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pmocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        if args.token == "pulumi:pulumi:readStackOutputs":
+            return {"name": args.args.get("name"), "outputs": self.stack_outputs, "secretOutputNames": []}, []
         return {}, None
 
 
@@ -220,8 +224,11 @@ def run(
     preview: bool = False,
     hooks: list[OutputHook] | None = None,
     monitor: Callable[[pmocks.Mocks], RecordingMonitor] | None = None,
+    stack_outputs: Mapping[str, Any] | None = None,
 ) -> ProgramRun:
     """Run `program` under mocks; config values that aren't strings are JSON-encoded.
+
+    `stack_outputs`: the outputs the stack's last `up` left (read back by the program).
 
     `monitor` makes the monitor from the mocks (tools.hostrun runs commands in it).
     """
@@ -229,7 +236,7 @@ def run(
     asyncio.set_event_loop(loop)  # the mock Stack and every Output bind to the current loop
     encoded = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (config or {}).items()}
     pulumi.runtime.set_all_config(encoded, secret_keys or [])
-    recorder = (monitor or RecordingMonitor)(LabMocks(hooks))
+    recorder = (monitor or RecordingMonitor)(LabMocks(hooks, stack_outputs))
     # A fresh root stack per run: the last run's is bound to its closed loop.
     pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_mocks(recorder.mocks, project=project, stack=stack, preview=preview, monitor=recorder)

@@ -31,7 +31,8 @@ import yaml
 from pulumi.dynamic.dynamic import PROVIDER_KEY as DYNAMIC_PROVIDER_KEY
 from pulumi.runtime import mocks as pmocks
 
-from lab.mockrun import ROOT, ProgramRun, Registered, run_main
+from tools.mockrun import ROOT, ProgramRun, Registered, run_main
+from tools.stack_targets import has_secure
 
 REDACTED = "<redacted>"
 PLACEHOLDER_KEY = "<ssh-private-key from the stack>"
@@ -149,17 +150,9 @@ def stack_config(stack_file: Path, project: str = "homelab") -> tuple[dict[str, 
             continue
         cleaned = _without_key_files(_unsecure(value, key))
         config[key] = cleaned
-        if cleaned != value or _has_secure(value):
+        if cleaned != value or has_secure(value):
             secret_keys.append(key)  # held a secret or a key file: the program must see it as secret
     return config, secret_keys
-
-
-def _has_secure(value: Any) -> bool:
-    if isinstance(value, dict):
-        return set(value) == {"secure"} or any(_has_secure(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_secure(v) for v in value)
-    return False
 
 
 class _Dumper(yaml.SafeDumper):
@@ -232,7 +225,10 @@ def _write_command(out: Path, r: Registered, inputs: dict[str, Any]) -> None:
         _write(base / "files" / m.group("path").lstrip("/"), m.group("body"))
     if inputs.get("delete"):
         _write(base.with_suffix(".delete.sh"), inputs["delete"])
-    meta = {k: v for k, v in inputs.items() if k not in ("stdin", "create", "delete")}
+    # The command line stays in the metadata when the script came on stdin: it may carry
+    # settings the script reads (the prepare script's release variables).
+    shown = ("stdin", "delete") if inputs.get("stdin") else ("create", "delete")
+    meta = {k: v for k, v in inputs.items() if k not in shown}
     _write(base.with_suffix(".yaml"), _dump(meta))
 
 
