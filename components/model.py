@@ -21,6 +21,7 @@ import ast
 import difflib
 import functools
 import inspect
+import ipaddress
 import sys
 import types
 from collections.abc import Mapping, Sequence
@@ -44,7 +45,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 from pydantic_core import CoreSchema, PydanticCustomError, PydanticUndefined, core_schema
 
-from components.validation import Problems
+from components.validation import DNS1123_LABEL, IFNAME, Problems
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -438,8 +439,53 @@ def fields_of(model: type[BaseModel]) -> dict[str, Any]:
     return dict(model.model_fields)
 
 
+# --- values the sections share ----------------------------------------------------------
+
+
+def dns_label(name: str) -> str:
+    if not DNS1123_LABEL.match(name):
+        raise problem("label", f"{name!r} is not a DNS-1123 label (lowercase letters, digits, '-')")
+    return name
+
+
+def ipv4_text(text: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise problem("ipv4", f"{text!r} is not an IPv4 address") from None
+
+
+def cidr_text(text: str) -> str:
+    try:
+        return str(ipaddress.IPv4Network(text, strict=True))
+    except ValueError as exc:
+        raise problem("cidr", f"{text!r} is not an IPv4 network in CIDR form ({exc})") from None
+
+
+def interface_name(name: str) -> str:
+    if not IFNAME.match(name):
+        raise problem("ifname", f"{name!r} is not a network interface name (at most 15 characters)")
+    return name
+
+
+Label = Annotated[str, AfterValidator(dns_label)]
+IPv4Text = Annotated[str, AfterValidator(ipv4_text)]
+Cidr = Annotated[str, AfterValidator(cidr_text)]
+Interface = Annotated[str, AfterValidator(interface_name)]
+Port = Annotated[Int, between(1, 65535)]
+
+
 __all__ = [
+    "Cidr",
     "Flag",
+    "IPv4Text",
+    "Interface",
+    "Label",
+    "Port",
+    "cidr_text",
+    "dns_label",
+    "interface_name",
+    "ipv4_text",
     "Int",
     "Model",
     "PluginAs",

@@ -30,10 +30,9 @@ from components.cluster.model import (
     SshAccess,
     SshSettingsSection,
     conflicting_args,
-    dns_label,
     kubernetes_version,
 )
-from components.model import lenient, parse
+from components.model import dns_label, lenient, parse
 from components.validation import IPRange, IPv4, Net, Problems
 from lab.context import LabContext
 from lab.packages import check_registries, registry_hosts

@@ -20,28 +20,23 @@ from components.cluster.model import (
     DEFAULT_POD_CIDR,
     DEFAULT_SERVICE_CIDR,
     AuthorizerSettings,
-    Cidr,
     ClusterSpec,
     ExtraArgs,
     HostKey,
     ImageRepository,
-    IPv4Text,
     JwtIssuerSettings,
     KubernetesVersion,
-    Label,
     NodeRole,
     NodeSpec,
     PackageSource,
-    Port,
     RegistryHost,
     SanName,
     SshAccess,
     api_server_config,
     conflicting_args,
-    dns_label,
     kubernetes_version,
 )
-from components.model import Flag, Model, non_empty, parse, plain
+from components.model import Cidr, Flag, IPv4Text, Label, Model, Port, dns_label, non_empty, parse, plain
 from components.validation import Problems
 from components.versions import DEFAULT_KUBERNETES_VERSION, KUBE_VIP_VERSION
 from plugin.derive import Extra, plugin_inputs

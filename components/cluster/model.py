@@ -30,8 +30,18 @@ from components.cluster.sources import (
     check_registry_host,
     check_url,
 )
-from components.model import Flag, Int, Model, between, fail, non_empty, problem
-from components.validation import DNS1123_LABEL, DNS1123_SUBDOMAIN, IPRange
+from components.model import (
+    Cidr,
+    Flag,
+    IPv4Text,
+    Label,
+    Model,
+    Port,
+    fail,
+    non_empty,
+    problem,
+)
+from components.validation import DNS1123_SUBDOMAIN, IPRange
 from components.versions import DEFAULT_KUBERNETES_VERSION, KUBE_VIP_VERSION, SUPPORTED_KUBERNETES_MINORS
 
 Role = Literal["control-plane", "worker"]
@@ -72,26 +82,6 @@ class WebhookFailurePolicy(StrEnum):
 
 
 # --- values (shared by the stack sections and the plugin's inputs) -------------------
-
-
-def dns_label(name: str) -> str:
-    if not DNS1123_LABEL.match(name):
-        raise problem("label", f"{name!r} is not a DNS-1123 label (lowercase letters, digits, '-')")
-    return name
-
-
-def _ipv4(text: str) -> str:
-    try:
-        return str(ipaddress.IPv4Address(text))
-    except ValueError:
-        raise problem("ipv4", f"{text!r} is not an IPv4 address") from None
-
-
-def _cidr(text: str) -> str:
-    try:
-        return str(ipaddress.IPv4Network(text, strict=True))
-    except ValueError as exc:
-        raise problem("cidr", f"{text!r} is not an IPv4 network in CIDR form ({exc})") from None
 
 
 def _range(text: str) -> str:
@@ -173,10 +163,6 @@ def _flags(args: dict[str, str]) -> dict[str, str]:
     return {k.removeprefix("--"): v for k, v in args.items()}
 
 
-Label = Annotated[str, AfterValidator(dns_label)]
-IPv4Text = Annotated[str, AfterValidator(_ipv4)]
-Cidr = Annotated[str, AfterValidator(_cidr)]
-Port = Annotated[Int, between(1, 65535)]
 KubernetesVersion = Annotated[str, AfterValidator(kubernetes_version)]
 SanName = Annotated[str, AfterValidator(_name_or_ip)]
 HostKey = Annotated[str, AfterValidator(_host_key)]

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import pulumi
 from pydantic import AfterValidator, BeforeValidator, ValidationInfo, WithJsonSchema, model_validator
 
-from components.model import Flag, Int, Model, PluginAs, PluginInput, Shown, between, fail, problem
+from components.model import Flag, Int, Model, PluginAs, PluginInput, Shown, between, fail, ipv4_text, problem
 
 APEX = "@"
 DEFAULT_TTL = 30
@@ -62,13 +62,6 @@ class DnsRecord(Model):
 RecordValue = ServiceRef | pulumi.Input[str]
 
 
-def _ipv4(value: str) -> str:
-    try:
-        return str(ipaddress.IPv4Address(value))
-    except ValueError:
-        raise problem("ipv4", f"{value!r} is not an IPv4 address") from None
-
-
 def _service(text: Any) -> ServiceRef:
     from components.dns.check import service_ref_problem  # check.py imports this module
 
@@ -97,9 +90,9 @@ def record_value(value: Any) -> RecordValue:
             raise problem("record", "give exactly one of ip or service")
         if service is not None:
             return _service(service)
-        return ip if isinstance(ip, pulumi.Output) else _ipv4(str(ip))
+        return ip if isinstance(ip, pulumi.Output) else ipv4_text(str(ip))
     if isinstance(value, str):
-        return _ipv4(value)
+        return ipv4_text(value)
     raise problem("record", f"must be an IPv4 address or {{service: namespace/name}}, got {value!r}")
 
 

@@ -7,14 +7,13 @@ LAN, reserved addresses, Cilium's BGP) are in lab/loadbalancer.py.
 
 from __future__ import annotations
 
-import ipaddress
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, ValidationInfo, model_validator
 
-from components.model import Flag, Int, Model, between, non_empty, problem
-from components.validation import DNS1123_LABEL, IFNAME, MAX_ASN, IPRange
+from components.model import Flag, Int, Interface, IPv4Text, Model, between, non_empty, problem
+from components.validation import DNS1123_LABEL, MAX_ASN, IPRange
 from components.versions import METALLB_VERSION
 
 METALLB_REPO = "https://metallb.github.io/metallb"
@@ -52,19 +51,6 @@ def _pool_name(name: str) -> str:
     if not DNS1123_LABEL.match(name):
         raise problem("name", f"{name!r} is not a valid pool name (lowercase letters, digits, '-')")
     return name
-
-
-def _interface(name: str) -> str:
-    if not IFNAME.match(name):
-        raise problem("ifname", f"{name!r} is not a network interface name")
-    return name
-
-
-def _ipv4(text: str) -> str:
-    try:
-        return str(ipaddress.IPv4Address(text))
-    except ValueError:
-        raise problem("ipv4", f"{text!r} is not an IPv4 address") from None
 
 
 Asn = Annotated[Int, between(1, MAX_ASN)]
@@ -110,7 +96,7 @@ class BgpSession(Model):
     """The cluster's ASN."""
     peer_asn: Asn
     """The router's ASN."""
-    peer_address: Annotated[str, AfterValidator(_ipv4)]
+    peer_address: IPv4Text
     """The router's IPv4 address (in a stack: homelab:lan.gateway unless set)."""
 
     @model_validator(mode="before")
@@ -133,7 +119,7 @@ class LoadBalancerArgs(Model):
     routes at the router for clients beyond the LAN."""
     bgp: BgpSession | None = None
     """The BGP session (mode bgp)."""
-    interfaces: tuple[Annotated[str, AfterValidator(_interface)], ...] = ()
+    interfaces: tuple[Interface, ...] = ()
     """Announce only on these NICs (default: all but the pods' veths)."""
     chart: MetalLbChart = MetalLbChart()
     """Where the MetalLB chart comes from."""

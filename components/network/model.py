@@ -8,7 +8,6 @@ with the rules that need them: the attachment range against the LAN, DHCP and no
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from enum import StrEnum
@@ -16,8 +15,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, ValidationInfo, model_validator
 
-from components.model import Flag, Int, Model, Shown, between, problem
-from components.validation import DNS1123_LABEL, IFNAME, MAX_ASN, IPRange
+from components.model import Cidr, Flag, Int, Interface, IPv4Text, Model, Shown, between, problem
+from components.validation import DNS1123_LABEL, MAX_ASN, IPRange
 from components.versions import CILIUM_VERSION, MULTUS_VERSION
 
 CILIUM_REPO = "https://helm.cilium.io"
@@ -51,20 +50,6 @@ DnsRejectCode = DnsRejectResponse
 # --- values ------------------------------------------------------------------------------
 
 
-def _ipv4(text: str) -> str:
-    try:
-        return str(ipaddress.IPv4Address(text))
-    except ValueError:
-        raise problem("ipv4", f"{text!r} is not an IPv4 address") from None
-
-
-def _cidr(text: str) -> str:
-    try:
-        return str(ipaddress.IPv4Network(text, strict=True))
-    except ValueError as exc:
-        raise problem("cidr", f"{text!r} is not an IPv4 network in CIDR form ({exc})") from None
-
-
 def _range(text: str) -> str:
     """`a-b`, one address or a CIDR, as `first-last` (how the attachment's IPAM takes it)."""
     try:
@@ -72,12 +57,6 @@ def _range(text: str) -> str:
     except ValueError as exc:
         raise problem("range", f"{text!r} is not an address range `a-b`, an address or a CIDR ({exc})") from None
     return f"{rng.first}-{rng.last}"
-
-
-def _interface(name: str) -> str:
-    if not IFNAME.match(name):
-        raise problem("ifname", f"{name!r} is not a network interface name (at most 15 characters)")
-    return name
 
 
 def _namespace(name: str) -> str:
@@ -120,10 +99,8 @@ def _api_host(text: str) -> str:
     return text
 
 
-IPv4 = Annotated[str, AfterValidator(_ipv4)]
-Cidr = Annotated[str, AfterValidator(_cidr)]
+IPv4 = IPv4Text
 Asn = Annotated[Int, between(1, MAX_ASN)]
-Interface = Annotated[str, AfterValidator(_interface)]
 AddressRange = Annotated[str, AfterValidator(_range)]
 Namespaces = Annotated[tuple[Annotated[str, AfterValidator(_namespace)], ...], AfterValidator(_namespaces)]
 AttachmentName = Annotated[str, AfterValidator(_attachment_name)]
