@@ -26,6 +26,7 @@ from components.cluster.model import (
     ImageRepository,
     JwtIssuerSettings,
     KubernetesVersion,
+    NodeFields,
     NodeRole,
     NodeSpec,
     PackageSource,
@@ -68,19 +69,9 @@ class NodeSshInputs(Model):
     """This node's public host key."""
 
 
-class NodeInputs(Model):
+class NodeInputs(NodeFields):
     """One machine of the cluster."""
 
-    name: Label
-    """Node name (DNS-1123 label); also names this node's resources."""
-    address: IPv4Text
-    """The node's static LAN IPv4 address."""
-    role: NodeRole = NodeRole.Worker
-    """control-plane or worker (default worker)."""
-    prepare: Flag = True
-    """Install containerd, kubelet and kubeadm first (default true); false: the host is prepared already."""
-    labels: dict[str, str] = {}
-    """Labels for the Node object."""
     ssh: NodeSshInputs | None = None
     """Overrides of the cluster-wide SSH settings for this node."""
 

@@ -469,11 +469,11 @@ class SshSettingsSection(Model):
     """The host's public key as `ssh-keyscan` prints it, pinned (unpinned: any key is accepted)."""
 
 
-class NodeSection(Model):
-    """One machine of the cluster."""
+class NodeFields(Model):
+    """One machine of the cluster (what the stack's and the plugin's forms share)."""
 
     name: Label
-    """Node name (DNS-1123 label): the Kubernetes node name."""
+    """Node name (DNS-1123 label): the Kubernetes node name and the prefix of its resources."""
     address: IPv4Text
     """The node's static LAN IPv4 address (outside the DHCP range)."""
     role: NodeRole = NodeRole.Worker
@@ -482,6 +482,11 @@ class NodeSection(Model):
     """Install containerd, kubelet and kubeadm first (default true); false: the host is prepared already."""
     labels: dict[str, str] = {}
     """Labels for the Node object."""
+
+
+class NodeSection(NodeFields):
+    """One machine of the cluster."""
+
     ssh: SshSettingsSection | None = None
     """This node's SSH settings, over homelab:ssh's."""
 
