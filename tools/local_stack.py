@@ -35,12 +35,22 @@ def toolchain_kubernetes_version(manifest: Path | None = None) -> str:
     return str(version).removeprefix("v")
 
 
-def local_services_config(network: LabNetwork) -> dict[str, Any]:
-    """THE PLACE for the keys that point the machines at the lab's own package mirror and
-    image registry on the bridge (`homelab:packages`, `homelab:cluster.imageRepository`,
-    `homelab:cluster.registries`). Empty until those servers exist; `machines up` passes
-    what this returns as `extra_config`."""
-    return {}
+def local_services_config(cilium_chart: Path | None) -> dict[str, Any]:
+    """The services the local machines can have without the internet.
+
+    The Cilium chart comes from the toolchain (no Helm repository is reachable) and is not
+    awaited: its images (quay.io) cannot reach these machines, so its pods wait. A TLS
+    Secret from the lab's CA shows the services half at work. Left out, each because it
+    needs a controller that cannot run here: MetalLB (its webhook admits the pools), DNS
+    zones (CoreDNS rolls out over a running CNI) and egress policies (the Cilium operator
+    registers their CRD). `tests/e2e/test_engine_cluster.py` applies those with stand-ins.
+    """
+    config: dict[str, Any] = {
+        "homelab:tls": {"secrets": [{"name": "lab-web", "namespaces": ["default"], "dnsNames": ["web.lab.local"]}]}
+    }
+    if cilium_chart is not None:
+        config["homelab:network"] = {"chart": {"path": str(cilium_chart)}, "skipAwait": True}
+    return config
 
 
 def local_stack_config(
@@ -66,7 +76,6 @@ def local_stack_config(
             {"name": m.name, "address": m.address, "role": m.role, "ssh": {"hostKey": host_keys[m.name]}}
             for m in machines
         ],
-        "homelab:loadBalancer": {"mode": "l2", "pools": [{"name": "lan", "addresses": [network.lb_pool]}]},
     }
     for key, value in (extra_config or {}).items():
         if isinstance(value, Mapping) and isinstance(config.get(key), dict):

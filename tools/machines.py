@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from tools import machine_image, nspawn
+from tools.artifacts import toolchain
 from tools.local_stack import local_services_config, render_local_stack, toolchain_kubernetes_version
 from tools.machine_files import ENABLE_LINKS, files_for, hosts_file
 from tools.machine_plan import (
@@ -462,7 +463,7 @@ def cmd_up(args: argparse.Namespace, paths: Paths) -> int:
                 render_local_stack(
                     network, [m.spec for m in state.machines], {m.name: m.host_key for m in state.machines},
                     str(paths.client_key), toolchain_kubernetes_version(),
-                    extra_config={**local_services_config(network), **mirror},
+                    extra_config={**local_services_config(toolchain.find("cilium-chart")), **mirror},
                 )
             )  # fmt: skip
             print(f"machines: wrote {stack} (scripts/lab render local | preview local | up local)")

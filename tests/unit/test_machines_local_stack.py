@@ -11,7 +11,12 @@ import yaml
 
 from components.versions import DEFAULT_KUBERNETES_VERSION
 from lab.settings import build_settings
-from tools.local_stack import local_stack_config, render_local_stack, toolchain_kubernetes_version
+from tools.local_stack import (
+    local_services_config,
+    local_stack_config,
+    render_local_stack,
+    toolchain_kubernetes_version,
+)
 from tools.machine_plan import parse_network, plan
 
 NET = parse_network("hlbr0", "10.251.0.0/24")
@@ -44,7 +49,19 @@ def test_rendered_stack_validates_and_pins_every_host_key(key_file: Path) -> Non
     ]
     assert config["homelab:lan"] == {"cidr": "10.251.0.0/24", "gateway": "10.251.0.1",
                                      "dhcpRange": "10.251.0.100-10.251.0.199"}  # fmt: skip
-    assert config["homelab:loadBalancer"]["pools"] == [{"name": "lan", "addresses": ["10.251.0.240-10.251.0.250"]}]
+    # No MetalLB: its controller's image cannot reach these machines, and its webhook admits pools.
+    assert "homelab:loadBalancer" not in config
+
+
+def test_the_services_come_from_the_toolchain_and_are_not_awaited(key_file: Path, tmp_path: Path) -> None:
+    extra = local_services_config(tmp_path / "cilium-chart")
+    config = yaml.safe_load(render_local_stack(NET, MACHINES, KEYS, str(key_file), "1.34.5", extra))["config"]
+    settings = settings_of(config)
+    assert settings.network.chart.path == str(tmp_path / "cilium-chart") and settings.network.skip_await
+    assert settings.tls is not None and [s.name for s in settings.tls.secrets] == ["lab-web"]
+    assert settings.load_balancer is None and settings.dns is None and settings.egress is None
+    # Without the chart built, the network keeps its defaults (the upstream repository).
+    assert "homelab:network" not in local_services_config(None)
 
 
 def test_extra_config_adds_keys_and_merges_sections(key_file: Path) -> None:
