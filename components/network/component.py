@@ -116,7 +116,8 @@ class FlatNetwork(pulumi.ComponentResource):
                 res_name = f"{name}-nad-{obj['metadata']['namespace']}-{obj['metadata']['name']}"
                 self.network_attachments.append(create_custom(res_name, obj, after_crd))
 
-        self.router_routes = self._router_routes(name, after_chart)
+        # The Node reads need the cluster, not Cilium: they run beside the chart, not after it.
+        self.router_routes = self._router_routes(name, child)
         self.release_name = pulumi.Output.from_input(args.release_name)
         self.namespace = pulumi.Output.from_input(args.namespace)
         self.bgp_enabled = pulumi.Output.from_input(args.bgp is not None)
