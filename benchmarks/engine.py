@@ -1,11 +1,15 @@
 """Figures of the real Pulumi engine: time and SSH sessions. Prints them; asserts nothing.
 
-  .venv/bin/python benchmarks/engine.py [--only ssh,services,chart] [--runs N]
+  .venv/bin/python benchmarks/engine.py [--only ssh,cluster,services,chart] [--runs N]
 
 - ssh: tests/e2e/test_engine_ssh.py (KubeadmCluster's commands over SSH to test hosts):
   `up` of 2 nodes and of an added worker, the no-op preview and `up` with the SSH
   sessions they open (counted in the hosts' sshd logs), against an empty program's
   preview (the floor). Needs the command provider in PULUMI_HOME.
+- cluster: tests/e2e/test_engine_cluster.py (the `local` stack on three local machines):
+  `up` from empty and of an added worker, the no-op `up`, the no-op preview against the
+  floor taken in turn with it, and the SSH sessions each opens. Needs root, the machines'
+  base image and the command and tls providers.
 - services: tests/e2e/test_engine_services.py (Cilium, MetalLB, DNS zones, policies on a
   real kube-apiserver): the no-op preview against the floor.
 - chart: where the services' no-op preview goes. On the same engine (one API server per
@@ -48,6 +52,15 @@ def section_ssh() -> dict[str, Any]:
     env = {"HOMELAB_E2E_SUBNET": os.environ.get("HOMELAB_E2E_SUBNET", "10.250.9.0/24")}
     rc = run_tests("tests/e2e/test_engine_ssh.py", env)
     f = ROOT / "build" / "e2e" / "engine_ssh_figures.json"
+    return {"rc": rc, **(json.loads(f.read_text()) if rc == 0 and f.exists() else {})}
+
+
+def section_cluster() -> dict[str, Any]:
+    """The `local` stack on three local machines: `up` from empty, an added worker, the no-op
+    preview against the floor, SSH sessions (tests/e2e/test_engine_cluster.py; needs root)."""
+    # Modules compiled once, as on a user's machine (a sandbox may forbid .pyc files).
+    rc = run_tests("tests/e2e/test_engine_cluster.py", {"PYTHONDONTWRITEBYTECODE": ""})
+    f = ROOT / "build" / "e2e" / "engine_cluster_figures.json"
     return {"rc": rc, **(json.loads(f.read_text()) if rc == 0 and f.exists() else {})}
 
 
@@ -190,11 +203,16 @@ def section_chart(runs: int) -> dict[str, Any]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="ssh,services,chart", help="comma-separated sections")
+    ap.add_argument("--only", default="ssh,cluster,services,chart", help="comma-separated sections")
     ap.add_argument("--runs", type=int, default=5, help="no-op previews per variant (chart section)")
     args = ap.parse_args()
     figures: dict[str, Any] = {"measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    sections = {"ssh": section_ssh, "services": section_services, "chart": lambda: section_chart(args.runs)}
+    sections = {
+        "ssh": section_ssh,
+        "cluster": section_cluster,
+        "services": section_services,
+        "chart": lambda: section_chart(args.runs),
+    }
     for name in args.only.split(","):
         figures[name] = sections[name]()
         print(f"\n== {name}\n{json.dumps(figures[name], indent=2)}", flush=True)
