@@ -207,6 +207,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     from tests.machines.local import LocalLab
     from tests.realbin.binaries import require_tool
     from tools.artifacts import toolchain
+    from tools.machine_plan import parse_network
 
     try:
         toolchain.load(["kubeadm", "kubelet", "kubectl", "kube-apiserver", "registry"])
@@ -246,7 +247,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         key.chmod(0o600)
         base = lab_config(lab, mirror)
         base["homelab:ssh"] = {**base["homelab:ssh"], "privateKeyPath": str(key)}
-        lb_range = base.get("homelab:loadBalancer", {}).get("pools", [{}])[0].get("addresses", [""])[0]
+        # The range the machines' plan keeps clear of nodes and DHCP for a MetalLB pool.
+        lb_range = parse_network(lab.bridge, lab.subnet).lb_pool
         base |= services_config(cilium, metallb, lb_range)
         c = Cluster(lab, mirror, pulumi, pulumi.cwd, state, key, base, kubectl, home)
         c.write_config(c.config_with())
