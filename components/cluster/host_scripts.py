@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 
-from components.cluster.containerd import CERTS_DIR, HOSTS_MARKER, config_edits, pause_image, registry_files
+from components.cluster.containerd import CERTS_DIR, HOSTS_MARKER, PAUSE_VERSIONS, config_edits, registry_files
 from components.cluster.kube_vip import ADMIN_CONF, MANIFEST_PATH, SUPER_ADMIN_CONF, render_kube_vip
 from components.cluster.model import ClusterSpec, NodeSpec
 
@@ -158,27 +158,42 @@ systemctl enable --now containerd >/dev/null
 
 
 def prepare_release_env(spec: ClusterSpec) -> dict[str, str]:
-    """What the prepare script takes from the Kubernetes release: the version, its minor's
-    package repository and key, the sandbox image.
+    """The Kubernetes version, the one thing of the prepare script that is fixed per host.
 
-    They travel on the command line, which the prepare command sets when it is created and
+    It travels on the command line, which the prepare command sets when it is created and
     then ignores: a version bump moves members through the upgrade steps, so it must not
     show (or run) a prepare on every host; a host added later is prepared at the new one.
+    What follows from it (the minor's repository and key, the sandbox image) is derived on
+    the host by release_lines, from settings that do re-run the prepare when they change.
     """
-    minor = ".".join(spec.kubernetes_version.split(".")[:2])
+    return {"K8S_VERSION": spec.kubernetes_version}
+
+
+def release_lines(spec: ClusterSpec) -> str:
+    """Shell: from $K8S_VERSION and the stack's sources, K8S_REPO, K8S_KEY_URL, K8S_PKG_VERSION
+    and PAUSE_IMAGE (the sandbox image kubeadm expects for that minor)."""
     pkgs = spec.packages
-    return {
-        "K8S_VERSION": spec.kubernetes_version,
-        "K8S_REPO": pkgs.repository(minor),
-        "K8S_KEY_URL": pkgs.key_url(minor) or "",
-        "K8S_PKG_VERSION": pkgs.package_version or "",
-        "PAUSE_IMAGE": pause_image(spec),
-    }
+    key_template = "" if pkgs.signing_key else (pkgs.signing_key_url or pkgs.apt_repository.rstrip("/") + "/Release.key")
+    tags: dict[str, list[str]] = {}
+    for minor, tag in sorted(PAUSE_VERSIONS.items()):
+        tags.setdefault(tag, []).append(f"1.{minor}")
+    cases = "".join(f"  {'|'.join(minors)}) PAUSE_TAG={tag} ;;\n" for tag, minors in tags.items())
+    latest = PAUSE_VERSIONS[max(PAUSE_VERSIONS)]
+    return (
+        'K8S_MINOR="${K8S_VERSION%.*}"\n'
+        + f"K8S_REPO_TEMPLATE={shlex.quote(pkgs.apt_repository)}\n"
+        + f"K8S_KEY_TEMPLATE={shlex.quote(key_template) if key_template else chr(34) * 2}\n"
+        + 'K8S_REPO="$(printf %s "$K8S_REPO_TEMPLATE" | sed "s/{minor}/v$K8S_MINOR/g")"\n'
+        + 'K8S_KEY_URL="$(printf %s "$K8S_KEY_TEMPLATE" | sed "s/{minor}/v$K8S_MINOR/g")"\n'
+        + f"K8S_PKG_VERSION={shlex.quote(pkgs.package_version) if pkgs.package_version else chr(34) * 2}\n"
+        + f'case "$K8S_MINOR" in\n{cases}  *) PAUSE_TAG={latest} ;;\nesac\n'
+        + f'PAUSE_IMAGE={shlex.quote(spec.images_from)}"/pause:$PAUSE_TAG"\n'
+    )
 
 
 def prepare_script(spec: ClusterSpec) -> str:
-    """The whole prepare script, release variables included (the render, tests)."""
-    env = "".join(f"{k}={shlex.quote(v) if v else chr(34) * 2}\n" for k, v in prepare_release_env(spec).items())
+    """The whole prepare script, the version included (the render, tests)."""
+    env = "".join(f"{k}={shlex.quote(v)}\n" for k, v in prepare_release_env(spec).items())
     return HEADER + env + prepare_body(spec).removeprefix(HEADER)
 
 
@@ -186,13 +201,14 @@ def prepare_body(spec: ClusterSpec) -> str:
     """Kernel modules, sysctls, swap off, containerd (systemd cgroups, sandbox image, registries),
     kubelet/kubeadm/kubectl pinned from the configured apt repository.
 
-    The release variables (prepare_release_env) come from the environment.
+    $K8S_VERSION comes from the environment (prepare_release_env).
     """
     inline = bool(spec.packages.signing_key)
     keyring = f"{KEYRING_DIR}/kubernetes-apt-keyring.{'asc' if inline else 'gpg'}"
     return (
         HEADER
-        + "".join(f': "${{{k}?set on the command line}}"\n' for k in prepare_release_env(spec))
+        + ': "${K8S_VERSION?set on the command line}"\n'
+        + release_lines(spec)
         + f"K8S_KEYRING={shlex.quote(keyring)}\n"
         + ('KEY_TOOLS=""\n' if inline else "KEY_TOOLS='curl gpg'\n")
         + r"""export DEBIAN_FRONTEND=noninteractive

@@ -122,3 +122,17 @@ def test_a_step_kubeadm_cannot_make_is_refused_before_anything_is_registered(
 def test_one_minor_up_is_allowed_and_the_new_version_is_exported() -> None:
     run = _run_after("1.33.13", "1.34.5")
     assert run.outputs["kubernetesVersion"] == "1.34.5"
+
+
+def test_a_source_change_still_prepares_every_host_again() -> None:
+    """Only the version is pinned at create: a new image repository or apt mirror re-runs
+    the prepare (its sandbox image and repository follow), as the real repair test needs."""
+    config, secrets = stack_config("prod", dns=None)
+    before = _cmds(run_main(config=config, secret_keys=secrets, stack="prod", hooks=[host_answers]))
+    config["homelab:cluster"] = {**config["homelab:cluster"], "imageRepository": "registry.home.lan/k8s"}
+    config["homelab:packages"] = {"aptRepository": "https://mirror.home.lan/k8s/{minor}/deb/"}
+    after = _cmds(run_main(config=config, secret_keys=secrets, stack="prod", hooks=[host_answers]))
+    for node in NODES:
+        old, new = before[f"lab-prod-{node}-prepare"].inputs, after[f"lab-prod-{node}-prepare"].inputs
+        assert old["create"] == new["create"] and old["stdin"] != new["stdin"]
+        assert "registry.home.lan/k8s" in new["stdin"] and "mirror.home.lan" in new["stdin"]

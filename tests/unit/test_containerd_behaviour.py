@@ -46,8 +46,9 @@ pytestmark = pytest.mark.skipif(_usable() is not None, reason=f"containerd sandb
 
 
 def section(spec: Any) -> str:
-    """The containerd part with the release variable prepare_release_env gives it."""
-    return f"PAUSE_IMAGE={shlex.quote(hs.prepare_release_env(spec)['PAUSE_IMAGE'])}\n" + hs.containerd_section(spec)
+    """The containerd part, after the release variables the prepare script derives first."""
+    version = f"K8S_VERSION={shlex.quote(spec.kubernetes_version)}\n"
+    return version + hs.release_lines(spec) + hs.containerd_section(spec)
 
 
 def run(tmp: Path, script: str) -> subprocess.CompletedProcess[str]:

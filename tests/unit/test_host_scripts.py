@@ -14,6 +14,7 @@ from components.cluster.kube_vip import kube_vip_pod
 from components.cluster.kubeadm_config import render_init, render_join
 from tests.support.cluster_fixtures import ha_spec, single_spec
 from tests.support.schema import validate_builtin
+from tests.unit.test_package_sources import released
 
 SPEC = ha_spec()
 FIRST, CP2, WORKER = SPEC.nodes[0], SPEC.nodes[1], SPEC.nodes[3]
@@ -57,8 +58,9 @@ def test_prepare_pins_and_holds_packages() -> None:
     s = SCRIPTS["prepare"]
     assert "K8S_VERSION=1.34.5\n" in s
     # The default source is pkgs.k8s.io for the minor, with its Release.key, as always.
-    assert "K8S_REPO=https://pkgs.k8s.io/core:/stable:/v1.34/deb/\n" in s
-    assert "K8S_KEY_URL=https://pkgs.k8s.io/core:/stable:/v1.34/deb/Release.key\n" in s
+    got = released(SPEC)
+    assert got["K8S_REPO"] == "https://pkgs.k8s.io/core:/stable:/v1.34/deb/"
+    assert got["K8S_KEY_URL"] == "https://pkgs.k8s.io/core:/stable:/v1.34/deb/Release.key"
     assert "apt-mark hold kubelet kubeadm kubectl" in s
     assert "SystemdCgroup = true" in s
     assert "swapoff -a" in s

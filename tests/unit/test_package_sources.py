@@ -10,6 +10,7 @@ import copy
 import shutil
 import subprocess
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -159,10 +160,33 @@ def test_mirror_without_key_or_registry_entry_warns() -> None:
 
 # --- what the hosts get ---------------------------------------------------------------------
 
+RELEASED = ("K8S_REPO", "K8S_KEY_URL", "K8S_PKG_VERSION", "PAUSE_IMAGE")
+
+
+def released(spec: Any, version: str | None = None) -> dict[str, str]:
+    """What release_lines makes of $K8S_VERSION on a host, run by bash."""
+    script = f"K8S_VERSION={version or spec.kubernetes_version}\n" + hs.release_lines(spec)
+    script += 'printf "%s\\n" ' + " ".join(f'"${k}"' for k in RELEASED) + "\n"
+    out = subprocess.run(["bash", "-euc", script], capture_output=True, text=True, check=True).stdout
+    return dict(zip(RELEASED, out.split("\n"), strict=False))
+
+
+@pytest.mark.parametrize("version", ["1.31.4", "1.33.13", "1.34.5", "1.35.0"])
+def test_the_host_derives_the_release_as_the_program_would(version: str) -> None:
+    for spec in (single_spec(), MIRROR):
+        at = replace(spec, kubernetes_version=version)
+        minor = version.rsplit(".", 1)[0]
+        assert released(at) == {
+            "K8S_REPO": at.packages.repository(minor),
+            "K8S_KEY_URL": at.packages.key_url(minor),
+            "K8S_PKG_VERSION": at.packages.package_version or "",
+            "PAUSE_IMAGE": pause_image(at),
+        }
+
 
 def test_default_prepare_keeps_pkgs_k8s_io_and_its_key() -> None:
     s = hs.prepare_script(single_spec())
-    assert f"K8S_REPO={PKGS_K8S_IO.replace('{minor}', 'v1.34')}\n" in s
+    assert released(single_spec())["K8S_REPO"] == PKGS_K8S_IO.replace("{minor}", "v1.34")
     assert 'curl -fsSL "$K8S_KEY_URL" | gpg --dearmor --yes -o "$K8S_KEYRING"' in s
     assert "K8S_KEYRING=/etc/apt/keyrings/kubernetes-apt-keyring.gpg\n" in s
     assert "KEY_TOOLS='curl gpg'\n" in s
@@ -173,11 +197,12 @@ def test_default_prepare_keeps_pkgs_k8s_io_and_its_key() -> None:
 
 def test_mirror_prepare_writes_key_source_and_registries() -> None:
     s = hs.prepare_script(MIRROR)
-    assert "K8S_REPO=http://10.251.0.1:8080/k8s/v1.34/deb/\n" in s
-    assert 'K8S_KEY_URL=""\n' in s and 'KEY_TOOLS=""\n' in s
+    got = released(MIRROR)
+    assert got["K8S_REPO"] == "http://10.251.0.1:8080/k8s/v1.34/deb/" and got["K8S_KEY_URL"] == ""
+    assert 'KEY_TOOLS=""\n' in s
     assert "K8S_KEYRING=/etc/apt/keyrings/kubernetes-apt-keyring.asc\n" in s
     assert f"cat > /etc/apt/keyrings/kubernetes-apt-keyring.asc.tmp <<'HOMELAB_EOF'\n{KEY}HOMELAB_EOF\n" in s
-    assert "PAUSE_IMAGE=10.251.0.1:5000/k8s/pause:3.10.1\n" in s
+    assert got["PAUSE_IMAGE"] == "10.251.0.1:5000/k8s/pause:3.10.1"
     assert '"\\"$PAUSE_IMAGE\\""' in s  # checked in the written config
     assert "cat > /etc/containerd/certs.d/10.251.0.1:5000/hosts.toml.tmp" in s
     assert "cat > /etc/containerd/certs.d/registry.home.lan/ca.crt.tmp" in s
