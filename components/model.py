@@ -292,7 +292,7 @@ def _locate(model: type[BaseModel], loc: Sequence[int | str]) -> tuple[str, Any]
     parent: Any = model
     for step in loc:
         parent = current
-        current = _strip(current)
+        current = bare_type(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
             field = _field(current, str(step))
             if field is None:  # a key the model doesn't have (extra_forbidden) or a validator's tag
@@ -317,7 +317,7 @@ def _locate(model: type[BaseModel], loc: Sequence[int | str]) -> tuple[str, Any]
         elif not _is_tag(str(step)):
             path += f".{step}"
             current = None
-    return path, _strip(parent)
+    return path, bare_type(parent)
 
 
 def _is_tag(step: str) -> bool:
@@ -348,12 +348,15 @@ def _item(tp: Any) -> Any:
     return args[0] if args else Any
 
 
-def _strip(tp: Any) -> Any:
-    """The type under Annotated / Optional (X | None)."""
+def bare_type(tp: Any, metadata: list[Any] | None = None) -> Any:
+    """The type under Annotated / Optional (X | None); the Annotated metadata met on the way
+    (e.g. bounds inside an optional) is appended to `metadata`."""
     while True:
         origin = get_origin(tp)
         if origin is Annotated:
-            tp = get_args(tp)[0]
+            tp, *more = get_args(tp)
+            if metadata is not None:
+                metadata.extend(more)
         elif origin in (Union, types.UnionType):
             members = [a for a in get_args(tp) if a is not type(None)]
             if len(members) != 1:
@@ -477,6 +480,7 @@ Port = Annotated[Int, between(1, 65535)]
 
 __all__ = [
     "Cidr",
+    "bare_type",
     "Flag",
     "IPv4Text",
     "Interface",

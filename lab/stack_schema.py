@@ -24,10 +24,9 @@ import argparse
 import json
 import re
 import sys
-import types
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, RootModel
@@ -38,7 +37,7 @@ from components.cluster.model import ClusterSection, LanSection, NodesSection, P
 from components.dns.model import DnsSection
 from components.egress.model import EgressSection
 from components.loadbalancer.model import LoadBalancerArgs
-from components.model import Shown, at_least, between
+from components.model import Shown, at_least, bare_type, between
 from components.namespaces import NamespacesSection
 from components.network.model import FlatNetworkSection
 from components.tls.model import TlsSection
@@ -163,23 +162,6 @@ def rendered() -> str:
 # --- the README's key table ------------------------------------------------------------
 
 
-def _strip(tp: Any, metadata: list[Any] | None = None) -> Any:
-    """`tp` without Annotated and `| None`; the Annotated metadata met on the way (bounds
-    inside an optional) goes into `metadata`."""
-    while True:
-        if get_origin(tp) is Annotated:
-            tp, *more = get_args(tp)
-            if metadata is not None:
-                metadata.extend(more)
-        elif get_origin(tp) in (Union, types.UnionType):
-            members = [a for a in get_args(tp) if a is not type(None)]
-            if len(members) != 1:
-                return tp
-            tp = members[0]
-        else:
-            return tp
-
-
 def _type_name(tp: Any, metadata: Any = ()) -> tuple[str, type[BaseModel] | None, str]:
     """(what the README calls the type, the model to describe below it, the key suffix)."""
     if get_origin(tp) is Annotated:
@@ -188,7 +170,7 @@ def _type_name(tp: Any, metadata: Any = ()) -> tuple[str, type[BaseModel] | None
     for meta in metadata:
         if isinstance(meta, Shown):
             return meta.text, None, ""
-    tp = _strip(tp, inner := [])
+    tp = bare_type(tp, inner := [])
     metadata = (*metadata, *inner)
     bounds = next((f" ({m.lo}–{m.hi})" for m in metadata if isinstance(m, between)), "")
     bounds = bounds or next((f" (≥ {m.lo})" for m in metadata if isinstance(m, at_least)), "")

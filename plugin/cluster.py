@@ -20,24 +20,23 @@ from components.cluster.model import (
     DEFAULT_POD_CIDR,
     DEFAULT_SERVICE_CIDR,
     AuthorizerSettings,
+    ClusterFields,
     ClusterSpec,
     ExtraArgs,
     HostKey,
     ImageRepository,
     JwtIssuerSettings,
-    KubernetesVersion,
     NodeFields,
     NodeRole,
     NodeSpec,
     PackageSource,
     RegistryHost,
-    SanName,
     SshAccess,
     api_server_config,
     conflicting_args,
     kubernetes_version,
 )
-from components.model import Cidr, Flag, IPv4Text, Label, Model, Port, dns_label, non_empty, parse, plain
+from components.model import Label, Model, Port, dns_label, non_empty, parse, plain
 from components.validation import Problems
 from components.versions import DEFAULT_KUBERNETES_VERSION, KUBE_VIP_VERSION
 from plugin.derive import Extra, plugin_inputs
@@ -87,7 +86,7 @@ class ApiServerInputs(Model):
     """Extra kube-apiserver flags, without the leading --."""
 
 
-class KubeadmClusterInputs(Model):
+class KubeadmClusterInputs(ClusterFields):
     """Inputs of KubeadmCluster."""
 
     nodes: Annotated[tuple[NodeInputs, ...], non_empty("at least one node is required")]
@@ -96,22 +95,6 @@ class KubeadmClusterInputs(Model):
     """SSH access for every node (per-node overrides in nodes[].ssh)."""
     cluster_name: Label | None = None
     """kubeadm's clusterName and the provider's cluster identity (default: the resource name)."""
-    kubernetes_version: KubernetesVersion = DEFAULT_KUBERNETES_VERSION
-    """Kubernetes version X.Y.Z (default: the version this package pins)."""
-    endpoint: IPv4Text | None = None
-    """A virtual IP for the API server (kube-vip, ARP); omit it to use the first control plane's address."""
-    api_port: Port = 6443
-    """API server port (default 6443)."""
-    pod_cidr: Cidr = DEFAULT_POD_CIDR
-    """Pod network (default 10.244.0.0/16)."""
-    service_cidr: Cidr = DEFAULT_SERVICE_CIDR
-    """Service network (default 10.96.0.0/12)."""
-    dns_domain: str = "cluster.local"
-    """Cluster DNS domain (default cluster.local)."""
-    extra_sans: tuple[SanName, ...] = ()
-    """More names and IPs for the API server certificate."""
-    kube_proxy: Flag = False
-    """Install kube-proxy (default false: the CNI, Cilium, replaces it)."""
     vip_interface: str = ""
     """NIC kube-vip announces the VIP on (default: the default route's)."""
     kube_vip_image: str = f"ghcr.io/kube-vip/kube-vip:{KUBE_VIP_VERSION}"

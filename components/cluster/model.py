@@ -526,11 +526,9 @@ class Registry(RegistryHost):
     """A PEM file on the machine running Pulumi, instead of caCert."""
 
 
-class ClusterSection(Model):
-    """The Kubernetes cluster kubeadm makes of the nodes."""
+class ClusterFields(Model):
+    """What the stack's homelab:cluster and the plugin's KubeadmCluster inputs share."""
 
-    name: Label = "homelab"
-    """kubeadm's clusterName (DNS-1123 label)."""
     kubernetes_version: KubernetesVersion = DEFAULT_KUBERNETES_VERSION
     """Kubernetes version X.Y.Z (default: the version this project pins); one minor up at a time."""
     endpoint: IPv4Text | None = None
@@ -547,6 +545,13 @@ class ClusterSection(Model):
     """More names and IPs for the API server certificate."""
     kube_proxy: Flag = False
     """Install kube-proxy (default false: Cilium replaces it)."""
+
+
+class ClusterSection(ClusterFields):
+    """The Kubernetes cluster kubeadm makes of the nodes."""
+
+    name: Label = "homelab"
+    """kubeadm's clusterName (DNS-1123 label)."""
     vip_interface: str | None = None
     """NIC kube-vip announces the VIP on (default: the default route's)."""
     api_server: ApiServerSection = ApiServerSection()
