@@ -173,7 +173,9 @@ def release_lines(spec: ClusterSpec) -> str:
     """Shell: from $K8S_VERSION and the stack's sources, K8S_REPO, K8S_KEY_URL, K8S_PKG_VERSION
     and PAUSE_IMAGE (the sandbox image kubeadm expects for that minor)."""
     pkgs = spec.packages
-    key_template = "" if pkgs.signing_key else (pkgs.signing_key_url or pkgs.apt_repository.rstrip("/") + "/Release.key")
+    key_template = (
+        "" if pkgs.signing_key else (pkgs.signing_key_url or pkgs.apt_repository.rstrip("/") + "/Release.key")
+    )
     tags: dict[str, list[str]] = {}
     for minor, tag in sorted(PAUSE_VERSIONS.items()):
         tags.setdefault(tag, []).append(f"1.{minor}")
