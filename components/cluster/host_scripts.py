@@ -384,7 +384,7 @@ def cluster_config_script(spec: ClusterSpec, kubeadm_config: str, extra_files: d
     pinned = f"kubernetesVersion: v{spec.kubernetes_version}"
     if pinned not in kubeadm_config:
         raise ValueError(f"the ClusterConfiguration does not name {spec.kubernetes_version} as expected")
-    config = kubeadm_config.replace(pinned, f"kubernetesVersion: {RUNNING_VERSION}")
+    config = kubeadm_config.replace(pinned, f'kubernetesVersion: "{RUNNING_VERSION}"')  # valid YAML until filled in
     return (
         HEADER
         + write_file(INIT_CONFIG, config)
@@ -394,7 +394,7 @@ if [ -z "$running" ]; then
   echo "homelab: no API server on $(hostname) ({APISERVER_MANIFEST}); the cluster configuration needs one" >&2
   exit 1
 fi
-sed -i "s/{RUNNING_VERSION}/$running/" {INIT_CONFIG}
+sed -i "s/\\"{RUNNING_VERSION}\\"/$running/" {INIT_CONFIG}
 export KUBECONFIG={ADMIN_CONF}
 kubeadm init phase upload-config kubeadm --config {INIT_CONFIG}
 missing=""

@@ -170,10 +170,16 @@ class Zone(Model):
 def _forward_target(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, str):
         raise problem("upstream", f"must be an upstream IPv4 address, got {value!r}")
+    address, _, port = value.partition(":") if value.count(":") == 1 else (value, "", "")
     try:
-        return str(ipaddress.IPv4Address(value))
+        ip = str(ipaddress.IPv4Address(address))
+        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise ValueError(port)
     except ValueError:
-        raise problem("upstream", f"{value!r} is not an IPv4 address (forward targets are IPs, not names)") from None
+        raise problem(
+            "upstream", f"{value!r} is not an IPv4 address or IPv4:port (forward targets are IPs, not names)"
+        ) from None
+    return f"{ip}:{int(port)}" if port else ip
 
 
 def _one_or_list(value: Any) -> Any:

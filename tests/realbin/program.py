@@ -32,6 +32,8 @@ from typing import Any
 
 import yaml
 
+from components.cluster.host_scripts import RUNNING_VERSION
+from components.versions import DEFAULT_KUBERNETES_VERSION
 from tests.support.keys import ec_private_key_pem
 from tools.mockrun import ROOT, ProgramRun, Registered
 from tools.render import SERIAL_AT_DEPLOY, placeholder_service_ip, render
@@ -248,6 +250,13 @@ def with_fake_join_values(text: str) -> str:
     for marker, fake in FAKE_JOIN_VALUES.items():
         text = text.replace(marker, fake)
     return text
+
+
+def as_on_host(text: str, r: Rendered) -> str:
+    """A rendered kubeadm config as the host scripts leave it: join values faked, and the
+    cluster-config's placeholder filled with what the API server runs (the stack's version)."""
+    version = (r.setting("cluster") or {}).get("kubernetesVersion") or DEFAULT_KUBERNETES_VERSION
+    return with_fake_join_values(text).replace(f'"{RUNNING_VERSION}"', f"v{version}")
 
 
 def expected_apiserver_sans(r: Rendered) -> tuple[set[str], set[str]]:

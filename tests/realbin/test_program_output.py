@@ -46,12 +46,12 @@ from .program import (
     STACKS,
     Emitted,
     Rendered,
+    as_on_host,
     charts,
     emitted_objects,
     expected_apiserver_sans,
     host_files,
     render_stack,
-    with_fake_join_values,
 )
 
 pytestmark = [
@@ -272,7 +272,7 @@ def test_kubeadm_configs_pass_kubeadm_config_validate(rendered: Rendered) -> Non
     for f in inits + joins:
         # Join configs carry markers for what the first control plane prints at `up`
         # (token, CA hash, certificate key); well-formed fakes stand in for them.
-        text = with_fake_join_values(f.read_text())
+        text = as_on_host(f.read_text(), rendered)
         assert "<join-token>" not in text and "<ca-cert-hash>" not in text
         res = kubeadm_config_validate(text)
         rel = f.relative_to(rendered.root)
@@ -288,7 +288,7 @@ def test_kubeadm_configs_pass_kubeadm_config_validate(rendered: Rendered) -> Non
 
 def test_apiserver_certificate_holds_the_stack_file_sans(rendered: Rendered, tmp_path: Path) -> None:
     want_ips, want_names = expected_apiserver_sans(rendered)
-    distinct = {f.read_text(): f for f in host_files(rendered, "kubeadm-init.yaml")}
+    distinct = {as_on_host(f.read_text(), rendered): f for f in host_files(rendered, "kubeadm-init.yaml")}
     assert distinct
     for i, (text, f) in enumerate(distinct.items()):
         sans = kubeadm_apiserver_sans(text, tmp_path / f"pki-{i}")

@@ -207,6 +207,15 @@ def test_forward_targets_are_ips() -> None:
     assert "listed twice" in errs["homelab:dns.forward[y.lan]"]
 
 
+def test_a_forward_target_may_name_its_port() -> None:
+    args, problems = parse({"forward": {"home.lan": ["192.168.2.1:5353", "192.168.2.2"]}})
+    assert not problems.errors and args is not None
+    assert args.forwards[0].upstreams == ("192.168.2.1:5353", "192.168.2.2")
+    errs = errors({"forward": {"home.lan": ["192.168.2.1:0", "192.168.2.1:dns"]}})
+    assert "IPv4:port" in errs["homelab:dns.forward[home.lan][0]"]
+    assert "IPv4:port" in errs["homelab:dns.forward[home.lan][1]"]
+
+
 def test_forward_takes_at_most_15_upstreams() -> None:
     ups = [f"192.168.2.{i}" for i in range(2, 18)]
     assert "at most 15" in errors({"forward": {"home.lan": ups}})["homelab:dns.forward[home.lan]"]

@@ -126,3 +126,21 @@ def test_kube_vip_pod_is_valid() -> None:
         )["kind"]
         == "Pod"
     )
+
+
+def test_cluster_config_names_what_the_api_server_runs(tmp_path: Path) -> None:
+    """The uploaded ClusterConfiguration takes its version on the host (so a version bump
+    leaves this script unchanged); the placeholder line is YAML until then."""
+    script = SCRIPTS["cluster-config"]
+    assert f"kubernetesVersion: v{SPEC.kubernetes_version}" not in script
+    manifest = tmp_path / "kube-apiserver.yaml"
+    manifest.write_text("spec:\n  containers:\n  - image: 10.0.0.1:5000/k8s/kube-apiserver:v1.33.13\n")
+    config = tmp_path / "kubeadm-init.yaml"
+    config.write_text(render_init(SPEC).replace(f"kubernetesVersion: v{SPEC.kubernetes_version}",
+                                                'kubernetesVersion: "@RUNNING_VERSION@"'))  # fmt: skip
+    yaml.safe_load_all(config.read_text())
+    lines = [line for line in script.splitlines() if line.startswith(("running=", 'sed -i "s/'))]
+    body = "\n".join(lines).replace(hs.APISERVER_MANIFEST, str(manifest)).replace(hs.INIT_CONFIG, str(config))
+    subprocess.run(["bash", "-euc", body], check=True)
+    docs = list(yaml.safe_load_all(config.read_text()))
+    assert [d["kubernetesVersion"] for d in docs if d.get("kind") == "ClusterConfiguration"] == ["v1.33.13"]
