@@ -449,6 +449,11 @@ def stack_file_config(stack: str) -> tuple[dict[str, Any], list[str]]:
     return config, []
 
 
+def state_file(stack: str) -> Path:
+    """Where hostrun keeps a stack's commands (0600: it holds the kubeconfig and tokens)."""
+    return Path(os.environ.get("HOMELAB_HOSTRUN_DIR", "/var/lib/homelab/hostrun")) / f"{stack}.json"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.hostrun", description=__doc__.split("\n\n")[0])
     ap.add_argument("action", choices=["up", "destroy", "kubeconfig"])
@@ -456,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--state", type=Path, help="state file (default: /var/lib/homelab/hostrun/<stack>.json)")
     ap.add_argument("--always", action="store_true", help="run every create again (idempotency check)")
     args = ap.parse_args(argv)
-    state = args.state or Path(os.environ.get("HOMELAB_HOSTRUN_DIR", "/var/lib/homelab/hostrun")) / f"{args.stack}.json"
+    state = args.state or state_file(args.stack)
     if args.action == "kubeconfig":
         # The admin kubeconfig the cluster's `kubeconfig` command read (secret: to stdout only).
         records = HostRunner(state, log=lambda _m: None).state["commands"].values()

@@ -26,7 +26,7 @@ from typing import Any
 
 from tools import machine_image, nspawn
 from tools.artifacts import toolchain
-from tools.local_stack import local_services_config, render_local_stack, toolchain_kubernetes_version
+from tools.local_stack import STACK, local_services_config, render_local_stack, toolchain_kubernetes_version
 from tools.machine_files import ENABLE_LINKS, files_for, hosts_file
 from tools.machine_plan import (
     DEFAULT_BRIDGE,
@@ -567,6 +567,17 @@ def cmd_down(args: argparse.Namespace, paths: Paths) -> int:
             f.unlink(missing_ok=True)
         if args.stack_file != "none" and _stack_is_ours(Path(args.stack_file)):
             Path(args.stack_file).unlink()
+        if args.stack_file != "none" and Path(args.stack_file).resolve() == DEFAULT_STACK_FILE.resolve():
+            # The `local` stack's machines: what hostrun ran on them is gone with them, so a
+            # later `up local` on new machines creates rather than updates. (Pulumi's own
+            # state is the user's: said below.)
+            from tools.hostrun import state_file
+
+            if state_file(STACK).exists():
+                state_file(STACK).unlink()
+                print(f"machines: removed hostrun's record of stack {STACK} ({state_file(STACK)})")
+            print(f"machines: if the Pulumi stack {STACK} still lists resources, `scripts/lab destroy {STACK}` "
+                  f"first next time, or `pulumi stack rm --force {STACK}` now")  # fmt: skip
         if args.purge:
             machine_image.remove_images(paths.images)
             for f in (paths.client_key, paths.client_key.with_suffix(".pub"), paths.image_log):

@@ -55,7 +55,7 @@ import pytest
 import yaml
 
 from tests.e2e.engine_plugins import engine_env, kill_plugins_under, private_pulumi_home
-from tests.e2e.test_engine_services import SECRET_SIG, Pulumi, base64_needles
+from tests.e2e.pulumi_cli import SECRET_SIG, Pulumi, base64_needles, stack_env
 
 pytestmark = [pytest.mark.e2e]
 
@@ -64,7 +64,6 @@ FIGURES_FILE = ROOT / "build" / "e2e" / "engine_cluster_figures.json"
 PLUGINS = ("kubernetes", "command", "tls")
 STACK = "local"
 CLUSTER = "lab-local"
-PASSPHRASE = "homelab-e2e-test-only"
 # Its own bridge and subnet: never the user's machines (hlbr0) nor tests/machines' (hlbt0).
 BRIDGE = os.environ.get("HOMELAB_ENGINE_BRIDGE", "hlbe7")
 SUBNET = os.environ.get("HOMELAB_ENGINE_SUBNET", "10.254.37.0/24")
@@ -231,15 +230,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         state = tmp / "state"
         state.mkdir()
         home = private_pulumi_home(Path(engine["PULUMI_HOME"]), tmp / "pulumi-home", PLUGINS)
-        env = {
-            **engine,
-            "PULUMI_HOME": str(home),
-            "PULUMI_BACKEND_URL": f"file://{state}",
-            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "PULUMI_SKIP_UPDATE_CHECK": "1",
-            "PULUMI_PYTHON_CMD": sys.executable,
-        }
+        env = stack_env(engine, home, state)
         pulumi = Pulumi(project_copy(tmp / "project"), env)
         pulumi.run("stack", "init", STACK, "--secrets-provider", "passphrase")
         key = tmp / "id_ed25519"
